@@ -1,0 +1,38 @@
+# connect-gr — two commands set everything up on a fresh machine:
+#   make demo   run the main job on its embedded default (the emulator)
+#   make test   run the whole suite (installs and caches what it needs under .tools/)
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/.tools/venv/bin:$(PATH)
+
+.PHONY: demo test tools lint unit it bench-quick testbed testbed-down crds build
+
+build:
+	$(CARGO) build --bins
+
+demo: build
+	$(CARGO) run --quiet --bin connect-gr -- demo
+
+# Everything the suites need, installed once and cached under .tools/.
+tools:
+	bash scripts/tools.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: tools lint
+	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	$(MAKE) bench-quick
+
+bench-quick:
+	CONNECT_GR_BENCH_QUICK=1 bash scripts/bench.sh
+
+testbed:
+	@bash scripts/testbed.sh up
+
+testbed-down:
+	@bash scripts/testbed.sh down
+
+crds: build
+	$(CARGO) run --quiet --bin connect-gr -- crds --dir crds

@@ -1,0 +1,207 @@
+//! `TrafficDistribution` (tdist): the telephony, agent and sign-in split of a group.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::ObjectRef;
+
+/// The desired split of a traffic distribution group between its two regions: telephony and
+/// agent percentages (multiples of 10 that add up to 100) and sign-in regions (default group
+/// only), optionally reached step by step.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "connectgr.io",
+    version = "v1alpha1",
+    kind = "TrafficDistribution",
+    plural = "trafficdistributions",
+    singular = "trafficdistribution",
+    shortname = "tdist",
+    category = "connectgr",
+    namespaced,
+    doc = "The telephony, agent and sign-in split of a traffic distribution group between its two regions.",
+    status = "TrafficDistributionStatus",
+    printcolumn = r#"{"name":"Group","type":"string","jsonPath":".spec.groupRef.name"}"#,
+    printcolumn = r#"{"name":"Split","type":"string","jsonPath":".status.split"}"#,
+    printcolumn = r#"{"name":"Step","type":"integer","jsonPath":".status.rollout.step"}"#,
+    printcolumn = r#"{"name":"Served-By","type":"string","jsonPath":".status.servedBy","priority":1}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficDistributionSpec {
+    /// The TrafficDistributionGroup (same namespace) to distribute. Immutable.
+    pub group_ref: ObjectRef,
+    /// Percentage of new inbound voice contacts per region: both regions of the group,
+    /// multiples of 10, adding up to 100. Left as it is in Connect when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<BTreeMap<String, i32>>,
+    /// Percentage of agents per region: both regions of the group, multiples of 10, adding up
+    /// to 100. Agents on a live voice contact finish it before they move. Left as it is when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<BTreeMap<String, i32>>,
+    /// Which regions' sign-in servers agents use (default group only): both regions, at least
+    /// one true. Recommended steady state: both true. Left as it is when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<BTreeMap<String, bool>>,
+    /// Allow telephony to a region that receives 0% of the agents. Off by default: calls would
+    /// land where nobody can take them (rule D4).
+    #[serde(default)]
+    pub allow_telephony_without_agents: bool,
+    /// Reach the target in steps instead of one update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// A progressive rollout: move at most stepPercent per step, waiting pauseSeconds between steps.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// Largest change of any percentage in one step (10..100, multiple of 10).
+    #[serde(default = "default_step_percent")]
+    #[schemars(default = "default_step_percent")]
+    pub step_percent: i32,
+    /// Seconds to wait between two steps (0..86400).
+    #[serde(default = "default_pause_seconds")]
+    #[schemars(default = "default_pause_seconds")]
+    pub pause_seconds: i64,
+    /// Gate: hold the rollout at its current step while true.
+    #[serde(default)]
+    pub paused: bool,
+    /// Gate: take the next step only once the group is ACTIVE again and the previous step is
+    /// observed in both regions.
+    #[serde(default = "default_true")]
+    #[schemars(default = "default_true")]
+    pub require_observed: bool,
+}
+
+fn default_step_percent() -> i32 {
+    10
+}
+fn default_pause_seconds() -> i64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Self {
+            step_percent: default_step_percent(),
+            pause_seconds: default_pause_seconds(),
+            paused: false,
+            require_observed: true,
+        }
+    }
+}
+
+/// Progress of a rollout.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    /// Steps applied so far.
+    pub step: i32,
+    /// Total number of steps to the target.
+    pub of: i32,
+    /// Earliest time of the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step_time: Option<Time>,
+}
+
+/// Observed state of a TrafficDistribution.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficDistributionStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled (kstatus).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The group ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The region of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// ARN of the traffic distribution group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_arn: Option<String>,
+    /// Telephony percentages as observed in Connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<BTreeMap<String, i32>>,
+    /// Agent percentages as observed in Connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<BTreeMap<String, i32>>,
+    /// Sign-in regions as observed in Connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<BTreeMap<String, bool>>,
+    /// The observed split in short form, e.g. "T 60/40 A 50/50".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// The region whose endpoint served the last update (the replica when the source is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+    /// When the split last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_shift_time: Option<Time>,
+    /// Progress of the rollout, while one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+}
+
+/// Percentages in the order `first` region, then the other one: `60/40`. Missing regions count
+/// as 0; a map with other regions than `first` and one partner yields what it has, sorted.
+pub fn ratio(map: &BTreeMap<String, i32>, first: &str) -> String {
+    let mut parts: Vec<(bool, &String, i32)> =
+        map.iter().map(|(r, p)| (r != first, r, *p)).collect();
+    parts.sort();
+    parts
+        .iter()
+        .map(|(_, _, p)| p.to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The printer-column summary of a split, source region first: `T 60/40 A 50/50` (telephony,
+/// agents; a part that is unknown is left out).
+pub fn split_summary(
+    telephony: Option<&BTreeMap<String, i32>>,
+    agents: Option<&BTreeMap<String, i32>>,
+    source_region: &str,
+) -> String {
+    let mut out = Vec::new();
+    if let Some(t) = telephony {
+        out.push(format!("T {}", ratio(t, source_region)));
+    }
+    if let Some(a) = agents {
+        out.push(format!("A {}", ratio(a, source_region)));
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_summary_puts_the_source_region_first() {
+        let t: BTreeMap<String, i32> =
+            [("us-east-1".to_string(), 40), ("us-west-2".to_string(), 60)].into();
+        let a: BTreeMap<String, i32> =
+            [("us-east-1".to_string(), 50), ("us-west-2".to_string(), 50)].into();
+        assert_eq!(
+            split_summary(Some(&t), Some(&a), "us-west-2"),
+            "T 60/40 A 50/50"
+        );
+        assert_eq!(split_summary(Some(&t), None, "us-east-1"), "T 40/60");
+        assert_eq!(split_summary(None, None, "us-east-1"), "");
+    }
+}

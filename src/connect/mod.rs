@@ -1,0 +1,138 @@
+//! The cloud seam: the `ConnectApi` trait the reconcilers call, its `aws-sdk-connect`
+//! implementation (one client per region), error classification, the shared request scheduler
+//! (per region and operation token buckets with priorities) and outbound-call metrics.
+
+mod error;
+pub mod ratelimit;
+mod sdk;
+mod types;
+
+pub use error::{ConnectError, ErrorClass};
+pub use ratelimit::{Priority, Scheduler, SchedulerConfig};
+pub use sdk::{SdkConnect, SdkConnectConfig, new_connect};
+pub use types::*;
+
+use async_trait::async_trait;
+
+pub type ConnectResult<T> = Result<T, ConnectError>;
+
+/// Every Connect operation the reconcilers need. `region` is the region whose endpoint is called;
+/// ids may be bare ids or ARNs as the operation allows (rule G3: from the replica region a group is
+/// addressed only by ARN). `priority` says which queue of the scheduler the call waits in.
+#[async_trait]
+pub trait ConnectApi: Send + Sync {
+    async fn describe_instance(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<InstanceInfo>;
+    async fn replicate_instance(
+        &self,
+        source_region: &str,
+        instance_id: &str,
+        replica_region: &str,
+        replica_alias: &str,
+        client_token: &str,
+    ) -> ConnectResult<Identity>;
+    async fn list_traffic_distribution_groups(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<GroupInfo>>;
+    async fn describe_traffic_distribution_group(
+        &self,
+        region: &str,
+        group: &str,
+        priority: Priority,
+    ) -> ConnectResult<GroupInfo>;
+    async fn create_traffic_distribution_group(
+        &self,
+        region: &str,
+        req: &CreateGroup,
+    ) -> ConnectResult<Identity>;
+    async fn delete_traffic_distribution_group(
+        &self,
+        region: &str,
+        group: &str,
+    ) -> ConnectResult<()>;
+    async fn get_traffic_distribution(
+        &self,
+        region: &str,
+        group: &str,
+        priority: Priority,
+    ) -> ConnectResult<Distribution>;
+    async fn update_traffic_distribution(
+        &self,
+        region: &str,
+        group: &str,
+        update: &DistributionUpdate,
+    ) -> ConnectResult<()>;
+    async fn list_group_users(
+        &self,
+        region: &str,
+        group: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<String>>;
+    async fn associate_group_user(
+        &self,
+        region: &str,
+        group: &str,
+        instance_id: &str,
+        user_id: &str,
+    ) -> ConnectResult<()>;
+    async fn disassociate_group_user(
+        &self,
+        region: &str,
+        group: &str,
+        instance_id: &str,
+        user_id: &str,
+    ) -> ConnectResult<()>;
+    async fn list_users(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<UserInfo>>;
+    /// All users with routing profile, hierarchy group and tags (SearchUsers, 500 a page).
+    async fn search_users(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<UserInfo>>;
+    async fn list_routing_profiles(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<Vec<NamedId>>;
+    async fn list_hierarchy_groups(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<Vec<NamedId>>;
+    /// Numbers claimed in `region`, to the instance or a group (ListPhoneNumbersV2 without target).
+    async fn list_phone_numbers(
+        &self,
+        region: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<PhoneNumberInfo>>;
+    async fn update_phone_number(
+        &self,
+        region: &str,
+        phone_number_id: &str,
+        target_arn: &str,
+        client_token: &str,
+    ) -> ConnectResult<()>;
+    async fn list_lambda_functions(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<Vec<String>>;
+    async fn associate_lambda_function(
+        &self,
+        region: &str,
+        instance_id: &str,
+        function_arn: &str,
+    ) -> ConnectResult<()>;
+}

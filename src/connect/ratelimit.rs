@@ -1,0 +1,377 @@
+//! The request scheduler shared by every reconciler: one token bucket per (region, operation)
+//! sized from the Connect quotas (rule Q1), adapting down on ThrottlingException and back up on
+//! success, with priorities so a failover never waits behind a bulk membership batch, and a
+//! budget that caps background drift-check reads at a share of each quota.
+//!
+//! The bucket arithmetic is pure (time is an argument); `Scheduler` is the async wrapper.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+/// Which queue a call waits in. Lower sorts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Traffic-distribution changes (a failover) and group lifecycle calls.
+    Urgent = 0,
+    /// Ordinary reconcile reads and writes.
+    Normal = 1,
+    /// Bulk membership batches (associate/disassociate): yield to everything else.
+    Bulk = 2,
+    /// Drift-check reads in steady state: limited to the background budget.
+    Background = 3,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Urgent,
+        Priority::Normal,
+        Priority::Bulk,
+        Priority::Background,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::Urgent => "urgent",
+            Priority::Normal => "normal",
+            Priority::Bulk => "bulk",
+            Priority::Background => "background",
+        }
+    }
+}
+
+/// A token bucket whose rate adapts: halved on throttling (never below `floor`), raised by a
+/// twentieth of the nominal rate on each success until it is back at the nominal rate.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    nominal_rate: f64,
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        let burst = burst.max(1.0);
+        Self {
+            nominal_rate: rate,
+            rate,
+            burst,
+            tokens: burst,
+            last: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        }
+        self.last = Some(now);
+    }
+
+    /// Takes a token, or says how long until one is available.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            let missing = 1.0 - self.tokens;
+            Err(Duration::from_secs_f64(missing / self.rate))
+        }
+    }
+
+    /// The service said 429: the account's bucket is emptier than ours (someone else shares it).
+    pub fn on_throttled(&mut self, now: Instant) {
+        self.refill(now);
+        self.rate = (self.rate / 2.0).max(self.nominal_rate / 8.0);
+        self.tokens = 0.0;
+    }
+
+    pub fn on_success(&mut self) {
+        self.rate = (self.rate + self.nominal_rate / 20.0).min(self.nominal_rate);
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+}
+
+/// Quota sizes: the AWS defaults of rule Q1, scaled for benchmarks, overridable for raised quotas.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Multiplies every rate and burst (`CONNECT_GR_BENCH_QUOTA_SCALE`; 1 in production).
+    pub scale: f64,
+    /// Share of each quota that background (drift-check) reads may use.
+    pub background_budget: f64,
+    /// Per-operation (rate, burst) overrides, e.g. for raised quotas.
+    pub overrides: HashMap<String, (f64, f64)>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            scale: 1.0,
+            background_budget: 0.5,
+            overrides: HashMap::new(),
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Reads `CONNECT_GR_BENCH_QUOTA_SCALE` and `CONNECT_GR_BACKGROUND_BUDGET`.
+    pub fn from_env() -> Self {
+        let mut cfg = Self::default();
+        if let Some(s) = std::env::var("CONNECT_GR_BENCH_QUOTA_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            && s > 0.0
+        {
+            cfg.scale = s;
+        }
+        if let Some(b) = std::env::var("CONNECT_GR_BACKGROUND_BUDGET")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            && b > 0.0
+            && b <= 1.0
+        {
+            cfg.background_budget = b;
+        }
+        cfg
+    }
+
+    /// (rate per second, burst) for an operation, after overrides and scaling.
+    pub fn quota(&self, operation: &str) -> (f64, f64) {
+        let (rate, burst) = self
+            .overrides
+            .get(operation)
+            .copied()
+            .unwrap_or(match operation {
+                "ListUsers" | "DescribeUser" => (10.0, 10.0),
+                _ => (2.0, 5.0),
+            });
+        (rate * self.scale, (burst * self.scale).max(1.0))
+    }
+}
+
+#[derive(Debug)]
+struct Lane {
+    bucket: TokenBucket,
+    background: TokenBucket,
+    waiting: [usize; 4],
+}
+
+/// Statistics a caller (metrics, benchmarks) can read.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerStats {
+    pub throttled: u64,
+    pub granted: u64,
+}
+
+/// Shared by all reconcilers; clone is cheap.
+#[derive(Clone)]
+pub struct Scheduler {
+    config: Arc<SchedulerConfig>,
+    lanes: Arc<Mutex<HashMap<(String, String), Lane>>>,
+    stats: Arc<Mutex<SchedulerStats>>,
+}
+
+impl Scheduler {
+    pub fn new(config: SchedulerConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            lanes: Arc::default(),
+            stats: Arc::default(),
+        }
+    }
+
+    fn with_lane<T>(&self, region: &str, operation: &str, f: impl FnOnce(&mut Lane) -> T) -> T {
+        let mut lanes = self.lanes.lock();
+        let lane = lanes
+            .entry((region.to_string(), operation.to_string()))
+            .or_insert_with(|| {
+                let (rate, burst) = self.config.quota(operation);
+                let budget = self.config.background_budget;
+                Lane {
+                    bucket: TokenBucket::new(rate, burst),
+                    background: TokenBucket::new(rate * budget, 1.0),
+                    waiting: [0; 4],
+                }
+            });
+        f(lane)
+    }
+
+    /// Waits until a call of `operation` in `region` may be sent at `priority`. Returns the time
+    /// spent waiting.
+    pub async fn acquire(&self, region: &str, operation: &str, priority: Priority) -> Duration {
+        let started = tokio::time::Instant::now();
+        let p = priority as usize;
+        self.with_lane(region, operation, |l| l.waiting[p] += 1);
+        loop {
+            // tokio's clock, so tests with a paused clock control it.
+            let now = tokio::time::Instant::now().into_std();
+            let decision = self.with_lane(region, operation, |lane| {
+                // Anyone of a higher priority waiting goes first.
+                if lane.waiting[..p].iter().any(|&n| n > 0) {
+                    return Err(Duration::from_millis(5));
+                }
+                if priority == Priority::Background {
+                    lane.background.try_take(now)?;
+                }
+                match lane.bucket.try_take(now) {
+                    Ok(()) => {
+                        lane.waiting[p] -= 1;
+                        Ok(())
+                    }
+                    Err(wait) => {
+                        if priority == Priority::Background {
+                            // Give the background token back: the call did not go out.
+                            lane.background.tokens =
+                                (lane.background.tokens + 1.0).min(lane.background.burst);
+                        }
+                        Err(wait)
+                    }
+                }
+            });
+            match decision {
+                Ok(()) => {
+                    self.stats.lock().granted += 1;
+                    return started.elapsed();
+                }
+                Err(wait) => {
+                    tokio::time::sleep(
+                        wait.clamp(Duration::from_millis(2), Duration::from_millis(250)),
+                    )
+                    .await
+                }
+            }
+        }
+    }
+
+    /// Feedback from the response: adapts the lane's rate.
+    pub fn record(&self, region: &str, operation: &str, throttled: bool) {
+        let now = tokio::time::Instant::now().into_std();
+        self.with_lane(region, operation, |lane| {
+            if throttled {
+                lane.bucket.on_throttled(now);
+            } else {
+                lane.bucket.on_success();
+            }
+        });
+        if throttled {
+            self.stats.lock().throttled += 1;
+        }
+    }
+
+    /// Calls waiting right now, per priority.
+    pub fn queue_depth(&self) -> [usize; 4] {
+        let lanes = self.lanes.lock();
+        let mut depth = [0; 4];
+        for lane in lanes.values() {
+            for (d, w) in depth.iter_mut().zip(lane.waiting) {
+                *d += w;
+            }
+        }
+        depth
+    }
+
+    pub fn stats(&self) -> SchedulerStats {
+        self.stats.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_bucket_allows_a_burst_then_paces_at_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(2.0, 5.0);
+        for _ in 0..5 {
+            assert!(b.try_take(t0).is_ok());
+        }
+        let wait = b.try_take(t0).unwrap_err();
+        assert!(
+            (wait.as_secs_f64() - 0.5).abs() < 1e-6,
+            "one token takes 1/rate = 0.5 s, got {wait:?}"
+        );
+        assert!(b.try_take(t0 + Duration::from_millis(500)).is_ok());
+    }
+
+    #[test]
+    fn tokens_never_exceed_the_burst_after_idling() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(2.0, 5.0);
+        b.try_take(t0).unwrap();
+        let later = t0 + Duration::from_secs(3600);
+        for _ in 0..5 {
+            assert!(b.try_take(later).is_ok());
+        }
+        assert!(b.try_take(later).is_err());
+    }
+
+    #[test]
+    fn throttling_halves_the_rate_and_successes_restore_it() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(2.0, 5.0);
+        b.on_throttled(t0);
+        assert_eq!(b.rate(), 1.0);
+        b.on_throttled(t0);
+        b.on_throttled(t0);
+        b.on_throttled(t0);
+        assert_eq!(
+            b.rate(),
+            0.25,
+            "the rate never drops below an eighth of nominal"
+        );
+        for _ in 0..100 {
+            b.on_success();
+        }
+        assert_eq!(b.rate(), 2.0, "the rate never exceeds nominal");
+    }
+
+    #[test]
+    fn q1_quota_defaults_are_two_per_second_burst_five_and_ten_for_list_users() {
+        let cfg = SchedulerConfig::default();
+        assert_eq!(
+            cfg.quota("AssociateTrafficDistributionGroupUser"),
+            (2.0, 5.0)
+        );
+        assert_eq!(cfg.quota("ListUsers"), (10.0, 10.0));
+    }
+
+    #[test]
+    fn scale_multiplies_rate_and_burst() {
+        let cfg = SchedulerConfig {
+            scale: 10.0,
+            ..Default::default()
+        };
+        assert_eq!(cfg.quota("UpdateTrafficDistribution"), (20.0, 50.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_reads_use_at_most_the_budget_share() {
+        let s = Scheduler::new(SchedulerConfig {
+            scale: 1.0,
+            background_budget: 0.5,
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        for _ in 0..11 {
+            s.acquire(
+                "us-west-2",
+                "ListTrafficDistributionGroupUsers",
+                Priority::Background,
+            )
+            .await;
+        }
+        // 1 initial token, then 10 more at 1/s (half of 2/s).
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!(elapsed >= 9.0, "background budget not enforced: {elapsed}");
+    }
+}

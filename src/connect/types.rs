@@ -1,0 +1,154 @@
+//! Plain data that crosses the seam: no SDK types leak past `connect/`.
+
+use std::collections::BTreeMap;
+
+/// An AWS identity as returned by a create call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Identity {
+    pub id: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegionReplication {
+    pub region: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceInfo {
+    pub id: String,
+    pub arn: String,
+    pub alias: Option<String>,
+    pub status: String,
+    pub identity_management_type: String,
+    /// Source region, per-region replication status and the global sign-in endpoint (rule R3);
+    /// `None` while the instance is not replicated.
+    pub source_region: Option<String>,
+    pub replication: Vec<RegionReplication>,
+    pub global_sign_in_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupInfo {
+    pub id: String,
+    pub arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub instance_arn: String,
+    pub status: String,
+    pub is_default: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateGroup {
+    pub instance_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub client_token: String,
+}
+
+/// A distribution as Connect reports it: region -> percentage / enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Distribution {
+    pub telephony: BTreeMap<String, i32>,
+    pub agents: BTreeMap<String, i32>,
+    pub sign_in: BTreeMap<String, bool>,
+}
+
+/// An UpdateTrafficDistribution request: a part left `None` is not sent and stays as it was (D2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DistributionUpdate {
+    pub telephony: Option<BTreeMap<String, i32>>,
+    pub agents: Option<BTreeMap<String, i32>>,
+    pub sign_in: Option<BTreeMap<String, bool>>,
+}
+
+impl DistributionUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.telephony.is_none() && self.agents.is_none() && self.sign_in.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub routing_profile_id: Option<String>,
+    pub hierarchy_group_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamedId {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PhoneNumberInfo {
+    pub id: String,
+    pub arn: String,
+    pub number: String,
+    pub target_arn: Option<String>,
+    pub instance_id: Option<String>,
+}
+
+/// The region an ARN names (`arn:aws:connect:REGION:ACCOUNT:...`).
+pub fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The account an ARN names.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// The instance id in an instance ARN, or the argument itself when it is a bare id.
+pub fn instance_id_of(id_or_arn: &str) -> &str {
+    match id_or_arn.rsplit_once("instance/") {
+        Some((_, id)) => id.split('/').next().unwrap_or(id),
+        None => id_or_arn,
+    }
+}
+
+/// The same ARN in another region (replicas share the instance id, rule R3).
+pub fn arn_in_region(arn: &str, region: &str) -> String {
+    let mut parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() == 6 {
+        parts[3] = region;
+    }
+    parts.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str =
+        "arn:aws:connect:us-west-2:123456789012:instance/4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
+
+    #[test]
+    fn arn_region_and_account_are_read_from_their_fields() {
+        assert_eq!(arn_region(ARN), Some("us-west-2"));
+        assert_eq!(arn_account(ARN), Some("123456789012"));
+        assert_eq!(arn_region("not-an-arn"), None);
+    }
+
+    #[test]
+    fn instance_id_of_accepts_ids_and_arns() {
+        assert_eq!(instance_id_of(ARN), "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70");
+        assert_eq!(instance_id_of("abc"), "abc");
+    }
+
+    #[test]
+    fn arn_in_region_swaps_only_the_region() {
+        assert_eq!(
+            arn_in_region(ARN, "us-east-1"),
+            "arn:aws:connect:us-east-1:123456789012:instance/4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70"
+        );
+    }
+}

@@ -1,0 +1,703 @@
+//! `connect-gr demo` (the main job on its embedded default: the emulator in-process and the
+//! examples reconciled by the same engine, no cluster) and `connect-gr plan -f DIR` (the calls
+//! the engine would make for some manifests against live Connect, without making any write).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use k8s_openapi::jiff::Timestamp;
+use kube::{Resource, ResourceExt};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    self, AgentMembership, CallerDenylist, InstanceReplica, TrafficDistribution,
+    TrafficDistributionGroup, conditions,
+};
+use crate::connect::*;
+use crate::reconcile::{self, Engine, HasConditions, Objects, Outcome, Verdict, apply_verdict};
+
+/// The examples shipped in the binary (the same files as `deploy/examples/`).
+const EMBEDDED_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "instance-replica.yaml",
+        include_str!("../deploy/examples/instance-replica.yaml"),
+    ),
+    (
+        "tdg-default.yaml",
+        include_str!("../deploy/examples/tdg-default.yaml"),
+    ),
+    (
+        "tdg-overflow.yaml",
+        include_str!("../deploy/examples/tdg-overflow.yaml"),
+    ),
+    (
+        "agent-membership.yaml",
+        include_str!("../deploy/examples/agent-membership.yaml"),
+    ),
+    (
+        "traffic-distribution.yaml",
+        include_str!("../deploy/examples/traffic-distribution.yaml"),
+    ),
+    (
+        "caller-denylist.yaml",
+        include_str!("../deploy/examples/caller-denylist.yaml"),
+    ),
+];
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Directory (or file) of manifests.
+    #[arg(short = 'f', long = "filename")]
+    pub path: PathBuf,
+    /// Connect endpoint (default: the standard AWS configuration, e.g. AWS_ENDPOINT_URL_CONNECT).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Manifests to reconcile (default: the embedded examples).
+    #[arg(short = 'f', long = "filename")]
+    pub path: Option<PathBuf>,
+    /// After converging, apply these manifests too (e.g. deploy/examples/scenarios/failover-us-east-1.yaml).
+    #[arg(long)]
+    pub then: Vec<PathBuf>,
+    /// Give up after this long.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Manifests read from files, kept in memory with their status (the demo's "cluster").
+#[derive(Default)]
+pub struct World {
+    pub replicas: Mutex<Vec<InstanceReplica>>,
+    pub groups: Mutex<Vec<TrafficDistributionGroup>>,
+    pub memberships: Mutex<Vec<AgentMembership>>,
+    pub distributions: Mutex<Vec<TrafficDistribution>>,
+    pub denylists: Mutex<Vec<CallerDenylist>>,
+}
+
+#[async_trait]
+impl Objects for World {
+    async fn replica(&self, ns: &str, name: &str) -> Option<InstanceReplica> {
+        self.replicas
+            .lock()
+            .iter()
+            .find(|o| o.namespace().as_deref() == Some(ns) && o.name_any() == name)
+            .cloned()
+    }
+    async fn group(&self, ns: &str, name: &str) -> Option<TrafficDistributionGroup> {
+        self.groups
+            .lock()
+            .iter()
+            .find(|o| o.namespace().as_deref() == Some(ns) && o.name_any() == name)
+            .cloned()
+    }
+}
+
+fn prepare<K: Resource<DynamicType = ()> + DeserializeOwned>(
+    doc: serde_json::Value,
+) -> anyhow::Result<K> {
+    let mut obj: K = serde_json::from_value(doc)?;
+    let meta = obj.meta_mut();
+    let ns = meta
+        .namespace
+        .get_or_insert_with(|| "default".into())
+        .clone();
+    let name = meta.name.clone().unwrap_or_default();
+    meta.uid = Some(
+        uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("{}/{ns}/{name}", K::kind(&())).as_bytes(),
+        )
+        .to_string(),
+    );
+    meta.generation = Some(meta.generation.unwrap_or(0) + 1);
+    Ok(obj)
+}
+
+fn upsert<K>(list: &mut Vec<K>, mut obj: K)
+where
+    K: Resource<DynamicType = ()> + ResourceExt + HasStatus,
+{
+    if let Some(old) = list
+        .iter_mut()
+        .find(|o| o.name_any() == obj.name_any() && o.namespace() == obj.namespace())
+    {
+        obj.meta_mut().generation = Some(old.meta().generation.unwrap_or(1) + 1);
+        obj.take_status_from(old);
+        *old = obj;
+    } else {
+        list.push(obj);
+    }
+}
+
+/// Moves the status over when a manifest is re-applied.
+pub trait HasStatus {
+    fn take_status_from(&mut self, old: &mut Self);
+}
+macro_rules! has_status {
+    ($($t:ty),*) => {$( impl HasStatus for $t { fn take_status_from(&mut self, old: &mut Self) { self.status = old.status.take(); } } )*};
+}
+has_status!(
+    InstanceReplica,
+    TrafficDistributionGroup,
+    AgentMembership,
+    TrafficDistribution,
+    CallerDenylist
+);
+
+impl World {
+    /// Adds manifests (multi-document YAML), validated as the API server would.
+    pub fn apply_yaml(&self, text: &str, origin: &str) -> anyhow::Result<usize> {
+        let pairs = api::RegionPairs::default();
+        let mut n = 0;
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc)
+                .with_context(|| format!("parsing {origin}"))?;
+            if value.is_null() {
+                continue;
+            }
+            if let Err(errors) = api::validate::manifest(&value, &pairs) {
+                let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::bail!("{origin}: invalid manifest: {}", msgs.join("; "));
+            }
+            match value.get("kind").and_then(|k| k.as_str()).unwrap_or("") {
+                "InstanceReplica" => upsert(&mut self.replicas.lock(), prepare(value)?),
+                "TrafficDistributionGroup" => upsert(&mut self.groups.lock(), prepare(value)?),
+                "AgentMembership" => upsert(&mut self.memberships.lock(), prepare(value)?),
+                "TrafficDistribution" => upsert(&mut self.distributions.lock(), prepare(value)?),
+                "CallerDenylist" => upsert(&mut self.denylists.lock(), prepare(value)?),
+                other => anyhow::bail!("{origin}: unknown kind {other:?}"),
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn apply_path(&self, path: &Path) -> anyhow::Result<usize> {
+        let mut files: Vec<PathBuf> = if path.is_dir() {
+            std::fs::read_dir(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect()
+        } else {
+            vec![path.to_path_buf()]
+        };
+        files.sort();
+        let mut n = 0;
+        for f in files {
+            n += self.apply_yaml(
+                &std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                &f.display().to_string(),
+            )?;
+        }
+        Ok(n)
+    }
+}
+
+/// One line of progress per object and pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub kind: &'static str,
+    pub name: String,
+    pub verdict: Verdict,
+    pub requeue: Duration,
+}
+
+async fn pass_list<K, F>(
+    list: &Mutex<Vec<K>>,
+    kind: &'static str,
+    now: Timestamp,
+    mut run: F,
+) -> Vec<Progress>
+where
+    K: Resource<DynamicType = ()> + Clone + HasStatusRef,
+    F: AsyncFnMut(&K) -> ConnectResult<Outcome<K::Status>>,
+{
+    let items = list.lock().clone();
+    let mut out = Vec::new();
+    for obj in items {
+        let generation = obj.meta().generation;
+        let (mut status, verdict, requeue) = match run(&obj).await {
+            Ok(o) => (o.status, o.verdict, o.requeue),
+            Err(e) => {
+                let (v, after) = reconcile::error_verdict(&e);
+                (
+                    obj.status_ref().cloned().unwrap_or_default(),
+                    v,
+                    after.unwrap_or(Duration::from_secs(1)),
+                )
+            }
+        };
+        apply_verdict(&mut status, &verdict, generation, now);
+        if let Some(o) = list.lock().iter_mut().find(|o| {
+            o.meta().name == obj.meta().name && o.meta().namespace == obj.meta().namespace
+        }) {
+            o.set_status(status);
+        }
+        out.push(Progress {
+            kind,
+            name: obj.meta().name.clone().unwrap_or_default(),
+            verdict,
+            requeue,
+        });
+    }
+    out
+}
+
+/// Status access for the demo's world.
+pub trait HasStatusRef {
+    type Status: Clone + Default + HasConditions;
+    fn status_ref(&self) -> Option<&Self::Status>;
+    fn set_status(&mut self, s: Self::Status);
+}
+macro_rules! has_status_ref {
+    ($($t:ty => $s:ty),*) => {$(
+        impl HasStatusRef for $t {
+            type Status = $s;
+            fn status_ref(&self) -> Option<&$s> { self.status.as_ref() }
+            fn set_status(&mut self, s: $s) { self.status = Some(s); }
+        }
+    )*};
+}
+has_status_ref!(
+    InstanceReplica => api::InstanceReplicaStatus,
+    TrafficDistributionGroup => api::TrafficDistributionGroupStatus,
+    AgentMembership => api::AgentMembershipStatus,
+    TrafficDistribution => api::TrafficDistributionStatus,
+    CallerDenylist => api::CallerDenylistStatus
+);
+
+/// One reconcile pass over every object, in dependency order.
+pub async fn pass(engine: &Engine, world: &World, include_denylists: bool) -> Vec<Progress> {
+    let now = Timestamp::now();
+    let mut all = Vec::new();
+    all.extend(
+        pass_list(&world.replicas, "InstanceReplica", now, async |o| {
+            reconcile::replica::apply(engine, o, now).await
+        })
+        .await,
+    );
+    all.extend(
+        pass_list(&world.groups, "TrafficDistributionGroup", now, async |o| {
+            reconcile::group::apply(engine, o, world, now).await
+        })
+        .await,
+    );
+    all.extend(
+        pass_list(&world.memberships, "AgentMembership", now, async |o| {
+            reconcile::membership::apply(engine, o, world, now).await
+        })
+        .await,
+    );
+    all.extend(
+        pass_list(
+            &world.distributions,
+            "TrafficDistribution",
+            now,
+            async |o| reconcile::distribution::apply(engine, o, world, now).await,
+        )
+        .await,
+    );
+    if include_denylists {
+        all.extend(
+            pass_list(&world.denylists, "CallerDenylist", now, async |o| {
+                reconcile::denylist::apply(engine, o, world, now).await
+            })
+            .await,
+        );
+    }
+    all
+}
+
+fn verdict_line(p: &Progress) -> String {
+    match &p.verdict {
+        Verdict::Ready(m) => format!("  ✔ {:<25} {:<22} Ready        {m}", p.kind, p.name),
+        Verdict::Progressing { reason, message } => {
+            format!("  … {:<25} {:<22} {reason:<12} {message}", p.kind, p.name)
+        }
+        Verdict::Stalled { reason, message } => {
+            format!("  ✖ {:<25} {:<22} {reason:<12} {message}", p.kind, p.name)
+        }
+    }
+}
+
+/// Reconciles until everything is Ready or Stalled (or the timeout), printing changes.
+pub async fn converge(
+    engine: &Engine,
+    world: &World,
+    include_denylists: bool,
+    timeout: Duration,
+    mut log: impl FnMut(String),
+) -> Vec<Progress> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last: BTreeMap<(String, String), Verdict> = BTreeMap::new();
+    loop {
+        let progress = pass(engine, world, include_denylists).await;
+        for p in &progress {
+            let k = (p.kind.to_string(), p.name.clone());
+            if last.get(&k) != Some(&p.verdict) {
+                log(verdict_line(p));
+                last.insert(k, p.verdict.clone());
+            }
+        }
+        let done = progress
+            .iter()
+            .all(|p| !matches!(p.verdict, Verdict::Progressing { .. }));
+        if done || tokio::time::Instant::now() >= deadline {
+            return progress;
+        }
+        let wait = progress
+            .iter()
+            .filter(|p| matches!(p.verdict, Verdict::Progressing { .. }))
+            .map(|p| p.requeue)
+            .min()
+            .unwrap_or_default();
+        tokio::time::sleep(wait.clamp(Duration::from_millis(100), Duration::from_secs(1))).await;
+    }
+}
+
+/// A readable summary of the live state of every group in the world.
+pub async fn summary(engine: &Engine, world: &World) -> String {
+    let mut out = String::new();
+    let groups = world.groups.lock().clone();
+    for g in groups {
+        let Some(st) = g.status.clone() else { continue };
+        let (Some(arn), Some(src), Some(rep)) = (
+            st.arn.clone(),
+            st.source_region.clone(),
+            st.replica_region.clone(),
+        ) else {
+            continue;
+        };
+        let regions = [src.clone(), rep.clone()];
+        out.push_str(&format!(
+            "\n{} ({}{})\n  arn      {arn}\n",
+            g.name_any(),
+            if st.is_default == Some(true) {
+                "default group, "
+            } else {
+                ""
+            },
+            st.status.clone().unwrap_or_default()
+        ));
+        if let Ok(d) = engine
+            .connect
+            .get_traffic_distribution(&src, &arn, Priority::Normal)
+            .await
+        {
+            for r in &regions {
+                out.push_str(&format!(
+                    "  {r:<10} telephony {:>3}%  agents {:>3}%  sign-in {}\n",
+                    d.telephony.get(r).copied().unwrap_or(0),
+                    d.agents.get(r).copied().unwrap_or(0),
+                    match d.sign_in.get(r) {
+                        Some(true) => "on",
+                        Some(false) => "off",
+                        None => "-",
+                    }
+                ));
+            }
+        }
+        if let Ok(m) = engine
+            .connect
+            .list_group_users(&src, &arn, Priority::Normal)
+            .await
+        {
+            out.push_str(&format!("  members  {}\n", m.len()));
+        }
+        if let Ok(nums) = engine
+            .connect
+            .list_phone_numbers(&src, Priority::Normal)
+            .await
+        {
+            let mine: Vec<String> = nums
+                .into_iter()
+                .filter(|n| n.target_arn.as_deref() == Some(arn.as_str()))
+                .map(|n| n.number)
+                .collect();
+            out.push_str(&format!(
+                "  numbers  {}\n",
+                if mine.is_empty() {
+                    "-".into()
+                } else {
+                    mine.join(", ")
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn set_default_credentials() {
+    // The emulator accepts any key; a real account uses the standard credential chain.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "demo"),
+        ("AWS_SECRET_ACCESS_KEY", "demo"),
+        ("AWS_REGION", "us-west-2"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            // SAFETY: called at start-up before any other thread reads the environment.
+            unsafe { std::env::set_var(k, v) };
+        }
+    }
+}
+
+pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
+    crate::controller::install_crypto();
+    set_default_credentials();
+    let emulator = crate::emulator::start(crate::emulator::EmulatorConfig::default()).await?;
+    println!(
+        "connect-gr demo: Connect emulator on {} (us-west-2 source, us-east-1 replica)",
+        emulator.endpoint_url()
+    );
+    let connect = new_connect(
+        SdkConnectConfig {
+            endpoint_url: Some(emulator.endpoint_url()),
+            max_attempts: None,
+        },
+        Scheduler::new(SchedulerConfig::from_env()),
+    );
+    let mut engine = Engine::new(connect, Duration::from_secs(300));
+    engine.batch_window = Duration::from_secs(5);
+    let world = World::default();
+    let n = match &args.path {
+        Some(p) => world.apply_path(p)?,
+        None => {
+            let mut n = 0;
+            for (name, text) in EMBEDDED_EXAMPLES {
+                n += world.apply_yaml(text, name)?;
+            }
+            n
+        }
+    };
+    let skipped = world.denylists.lock().len();
+    println!(
+        "reconciling {n} resources{}:",
+        if skipped > 0 {
+            format!(" ({skipped} CallerDenylist skipped: needs DynamoDB)")
+        } else {
+            String::new()
+        }
+    );
+    let progress = converge(&engine, &world, false, args.timeout, |l| println!("{l}")).await;
+    for then in &args.then {
+        println!("\napplying {}:", then.display());
+        world.apply_path(then)?;
+        converge(&engine, &world, false, args.timeout, |l| println!("{l}")).await;
+    }
+    println!("\nLive Connect state:{}", summary(&engine, &world).await);
+    let stalled = progress
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::Stalled { .. }))
+        .count();
+    let pending = progress
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::Progressing { .. }))
+        .count();
+    println!(
+        "{} ready, {pending} in progress, {stalled} stalled",
+        progress.len() - pending - stalled
+    );
+    emulator.shutdown().await;
+    if pending + stalled > 0 {
+        anyhow::bail!("demo did not converge");
+    }
+    Ok(())
+}
+
+/// Passes reads through and records writes instead of sending them.
+pub struct DryRun {
+    pub inner: Arc<dyn ConnectApi>,
+    pub writes: Mutex<Vec<String>>,
+}
+
+impl DryRun {
+    fn record(&self, region: &str, call: String) {
+        self.writes.lock().push(format!("[{region}] {call}"));
+    }
+}
+
+#[async_trait]
+impl ConnectApi for DryRun {
+    async fn describe_instance(&self, r: &str, i: &str) -> ConnectResult<InstanceInfo> {
+        self.inner.describe_instance(r, i).await
+    }
+    async fn replicate_instance(
+        &self,
+        r: &str,
+        i: &str,
+        rr: &str,
+        alias: &str,
+        _t: &str,
+    ) -> ConnectResult<Identity> {
+        self.record(
+            r,
+            format!("ReplicateInstance instance={i} replicaRegion={rr} replicaAlias={alias}"),
+        );
+        Ok(Identity {
+            id: i.into(),
+            arn: String::new(),
+        })
+    }
+    async fn list_traffic_distribution_groups(
+        &self,
+        r: &str,
+        i: &str,
+        p: Priority,
+    ) -> ConnectResult<Vec<GroupInfo>> {
+        self.inner.list_traffic_distribution_groups(r, i, p).await
+    }
+    async fn describe_traffic_distribution_group(
+        &self,
+        r: &str,
+        g: &str,
+        p: Priority,
+    ) -> ConnectResult<GroupInfo> {
+        self.inner
+            .describe_traffic_distribution_group(r, g, p)
+            .await
+    }
+    async fn create_traffic_distribution_group(
+        &self,
+        r: &str,
+        req: &CreateGroup,
+    ) -> ConnectResult<Identity> {
+        self.record(
+            r,
+            format!(
+                "CreateTrafficDistributionGroup name={} instance={}",
+                req.name, req.instance_id
+            ),
+        );
+        Ok(Identity::default())
+    }
+    async fn delete_traffic_distribution_group(&self, r: &str, g: &str) -> ConnectResult<()> {
+        self.record(r, format!("DeleteTrafficDistributionGroup {g}"));
+        Ok(())
+    }
+    async fn get_traffic_distribution(
+        &self,
+        r: &str,
+        g: &str,
+        p: Priority,
+    ) -> ConnectResult<Distribution> {
+        self.inner.get_traffic_distribution(r, g, p).await
+    }
+    async fn update_traffic_distribution(
+        &self,
+        r: &str,
+        g: &str,
+        u: &DistributionUpdate,
+    ) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!(
+                "UpdateTrafficDistribution {g} telephony={:?} agents={:?} signIn={:?}",
+                u.telephony, u.agents, u.sign_in
+            ),
+        );
+        Ok(())
+    }
+    async fn list_group_users(&self, r: &str, g: &str, p: Priority) -> ConnectResult<Vec<String>> {
+        self.inner.list_group_users(r, g, p).await
+    }
+    async fn associate_group_user(&self, r: &str, g: &str, _i: &str, u: &str) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("AssociateTrafficDistributionGroupUser {g} user={u}"),
+        );
+        Ok(())
+    }
+    async fn disassociate_group_user(
+        &self,
+        r: &str,
+        g: &str,
+        _i: &str,
+        u: &str,
+    ) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("DisassociateTrafficDistributionGroupUser {g} user={u}"),
+        );
+        Ok(())
+    }
+    async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+        self.inner.list_users(r, i, p).await
+    }
+    async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+        self.inner.search_users(r, i, p).await
+    }
+    async fn list_routing_profiles(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
+        self.inner.list_routing_profiles(r, i).await
+    }
+    async fn list_hierarchy_groups(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
+        self.inner.list_hierarchy_groups(r, i).await
+    }
+    async fn list_phone_numbers(
+        &self,
+        r: &str,
+        p: Priority,
+    ) -> ConnectResult<Vec<PhoneNumberInfo>> {
+        self.inner.list_phone_numbers(r, p).await
+    }
+    async fn update_phone_number(
+        &self,
+        r: &str,
+        id: &str,
+        target: &str,
+        _t: &str,
+    ) -> ConnectResult<()> {
+        self.record(r, format!("UpdatePhoneNumber {id} target={target}"));
+        Ok(())
+    }
+    async fn list_lambda_functions(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
+        self.inner.list_lambda_functions(r, i).await
+    }
+    async fn associate_lambda_function(&self, r: &str, i: &str, f: &str) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("AssociateLambdaFunction instance={i} function={f}"),
+        );
+        Ok(())
+    }
+}
+
+pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
+    crate::controller::install_crypto();
+    let world = World::default();
+    let n = world.apply_path(&args.path)?;
+    let inner = new_connect(
+        SdkConnectConfig {
+            endpoint_url: args.endpoint_url.clone(),
+            max_attempts: Some(2),
+        },
+        Scheduler::new(SchedulerConfig::from_env()),
+    );
+    let dry = Arc::new(DryRun {
+        inner,
+        writes: Mutex::new(Vec::new()),
+    });
+    let engine = Engine::new(dry.clone(), Duration::from_secs(300));
+    println!("{n} manifests valid. Planning against live Connect (no changes are made):");
+    for p in pass(&engine, &world, false).await {
+        println!("{}", verdict_line(&p));
+    }
+    let writes = dry.writes.lock().clone();
+    if writes.is_empty() {
+        println!("\nNo calls: Connect already matches (or every resource waits for another).");
+    } else {
+        println!("\nCalls the controller would make:");
+        for w in writes {
+            println!("  {w}");
+        }
+    }
+    let _ = conditions::READY;
+    Ok(())
+}

@@ -1,0 +1,38 @@
+use clap::{Parser, Subcommand};
+
+/// connect-gr: declarative Amazon Connect Global Resiliency for Kubernetes.
+#[derive(Parser)]
+#[command(name = "connect-gr", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Kubernetes controller (kubeconfig or in-cluster).
+    Controller(connect_gr::controller::ControllerArgs),
+    /// Print the CustomResourceDefinitions (the source of crds/*.yaml).
+    Crds(connect_gr::api::CrdsArgs),
+    /// Run the local Connect Global Resiliency emulator.
+    Emulator(connect_gr::emulator::EmulatorArgs),
+    /// Show what the controller would do for these manifests, without a cluster.
+    Plan(connect_gr::demo::PlanArgs),
+    /// The main job on the embedded default: emulator + reconcile of the examples.
+    Demo(connect_gr::demo::DemoArgs),
+    /// See and manage a caller denylist table.
+    Denylist(connect_gr::denylist::cli::DenylistArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Controller(args) => connect_gr::controller::run(args).await,
+        Command::Crds(args) => connect_gr::api::run_crds(args),
+        Command::Emulator(args) => connect_gr::emulator::run(args).await,
+        Command::Plan(args) => connect_gr::demo::run_plan(args).await,
+        Command::Demo(args) => connect_gr::demo::run_demo(args).await,
+        Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,
+    }
+}

@@ -1,0 +1,204 @@
+//! Traffic distribution groups: find or create (or adopt the default), wait for ACTIVE, and keep
+//! the declared phone numbers in the group (G1, G2, G5, G6).
+
+use std::collections::BTreeSet;
+
+use crate::connect::{GroupInfo, PhoneNumberInfo};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DesiredGroup {
+    pub name: String,
+    pub default: bool,
+    pub phone_numbers: BTreeSet<String>,
+}
+
+/// Which existing group is ours: the recorded id first, then the default group (when adopting)
+/// or the name; `None` means it must be created.
+pub fn find<'a>(
+    desired: &DesiredGroup,
+    recorded_id: Option<&str>,
+    groups: &'a [GroupInfo],
+) -> Option<&'a GroupInfo> {
+    if let Some(id) = recorded_id
+        && let Some(g) = groups.iter().find(|g| g.id == id || g.arn == id)
+    {
+        return Some(g);
+    }
+    if desired.default {
+        groups.iter().find(|g| g.is_default)
+    } else {
+        groups
+            .iter()
+            .find(|g| g.name == desired.name && !g.is_default && g.status != "PENDING_DELETION")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// No group yet: create it (never for `default: true`: ReplicateInstance creates that one, R5).
+    Create,
+    /// Adoption requested but the default group does not exist yet.
+    WaitForDefault,
+    Wait {
+        status: String,
+    },
+    Active,
+    Failed {
+        status: String,
+    },
+}
+
+pub fn lifecycle(desired: &DesiredGroup, found: Option<&GroupInfo>) -> Lifecycle {
+    match found {
+        None if desired.default => Lifecycle::WaitForDefault,
+        None => Lifecycle::Create,
+        Some(g) => match g.status.as_str() {
+            "ACTIVE" => Lifecycle::Active,
+            "CREATION_FAILED" | "DELETION_FAILED" => Lifecycle::Failed {
+                status: g.status.clone(),
+            },
+            other => Lifecycle::Wait {
+                status: other.to_string(),
+            },
+        },
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NumberPlan {
+    /// (phone number id, E.164) to move into the group.
+    pub move_in: Vec<(String, String)>,
+    /// (phone number id, E.164) the controller put in the group and that are no longer declared:
+    /// moved back to the instance.
+    pub move_out: Vec<(String, String)>,
+    /// Declared numbers not claimed in the group's region (G6): reported, nothing sent.
+    pub missing: Vec<String>,
+}
+
+/// Phone numbers: declared ones go in; numbers the controller put there and that are no longer
+/// declared go back to the instance; anything else in the group (e.g. put there by
+/// ReplicateInstance, R5, or by a person) is left alone.
+pub fn numbers(
+    desired: &BTreeSet<String>,
+    managed: &BTreeSet<String>,
+    group_arn: &str,
+    claimed: &[PhoneNumberInfo],
+) -> NumberPlan {
+    let mut plan = NumberPlan::default();
+    for n in desired {
+        match claimed.iter().find(|p| &p.number == n) {
+            Some(p) if p.target_arn.as_deref() == Some(group_arn) => {}
+            Some(p) => plan.move_in.push((p.id.clone(), n.clone())),
+            None => plan.missing.push(n.clone()),
+        }
+    }
+    for n in managed.difference(desired) {
+        if let Some(p) = claimed
+            .iter()
+            .find(|p| &p.number == n && p.target_arn.as_deref() == Some(group_arn))
+        {
+            plan.move_out.push((p.id.clone(), n.clone()));
+        }
+    }
+    plan
+}
+
+/// Before deleting a group every number must leave it (G5: ResourceInUseException otherwise).
+pub fn numbers_in_group(group_arn: &str, claimed: &[PhoneNumberInfo]) -> Vec<(String, String)> {
+    claimed
+        .iter()
+        .filter(|p| p.target_arn.as_deref() == Some(group_arn))
+        .map(|p| (p.id.clone(), p.number.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: &str = "arn:aws:connect:us-west-2:1:traffic-distribution-group/g";
+    const I: &str = "arn:aws:connect:us-west-2:1:instance/i";
+
+    fn group(id: &str, name: &str, default: bool, status: &str) -> GroupInfo {
+        GroupInfo {
+            id: id.into(),
+            arn: format!("arn:{id}"),
+            name: name.into(),
+            is_default: default,
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    fn num(id: &str, n: &str, target: &str) -> PhoneNumberInfo {
+        PhoneNumberInfo {
+            id: id.into(),
+            number: n.into(),
+            target_arn: Some(target.into()),
+            ..Default::default()
+        }
+    }
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_recorded_id_wins_over_the_name() {
+        let gs = vec![
+            group("a", "x", false, "ACTIVE"),
+            group("b", "y", false, "ACTIVE"),
+        ];
+        let d = DesiredGroup {
+            name: "x".into(),
+            ..Default::default()
+        };
+        assert_eq!(find(&d, Some("b"), &gs).unwrap().id, "b");
+        assert_eq!(find(&d, None, &gs).unwrap().id, "a");
+    }
+
+    #[test]
+    fn r5_default_true_adopts_the_default_group_and_never_creates() {
+        let gs = vec![
+            group("a", "x", false, "ACTIVE"),
+            group("d", "whatever", true, "ACTIVE"),
+        ];
+        let d = DesiredGroup {
+            name: "x".into(),
+            default: true,
+            ..Default::default()
+        };
+        assert_eq!(find(&d, None, &gs).unwrap().id, "d");
+        assert_eq!(lifecycle(&d, None), Lifecycle::WaitForDefault);
+    }
+
+    #[test]
+    fn g2_creation_in_progress_is_waited_for() {
+        let d = DesiredGroup::default();
+        let g = group("a", "x", false, "CREATION_IN_PROGRESS");
+        assert!(matches!(lifecycle(&d, Some(&g)), Lifecycle::Wait { .. }));
+        assert!(matches!(
+            lifecycle(&d, Some(&group("a", "x", false, "CREATION_FAILED"))),
+            Lifecycle::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn g6_declared_numbers_move_in_and_unclaimed_ones_are_reported() {
+        let claimed = vec![num("p1", "+1", I), num("p2", "+2", G)];
+        let p = numbers(&set(&["+1", "+2", "+3"]), &set(&[]), G, &claimed);
+        assert_eq!(p.move_in, vec![("p1".to_string(), "+1".to_string())]);
+        assert_eq!(p.missing, vec!["+3"]);
+    }
+
+    #[test]
+    fn only_numbers_the_controller_manages_are_moved_out() {
+        let claimed = vec![num("p1", "+1", G), num("p2", "+2", G)];
+        let p = numbers(&set(&[]), &set(&["+1"]), G, &claimed);
+        assert_eq!(
+            p.move_out,
+            vec![("p1".to_string(), "+1".to_string())],
+            "+2 was not put there by the controller"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! InstanceReplica: ReplicateInstance exactly once, then follow replication per region.
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::*;
+use crate::api::{InstanceReplicaStatus, ReplicationRegionStatus};
+use crate::connect::{ConnectResult, arn_in_region, instance_id_of};
+use crate::plan::replica::{Decision, DesiredReplica, plan};
+
+pub async fn apply(
+    engine: &Engine,
+    obj: &InstanceReplica,
+    _now: Timestamp,
+) -> ConnectResult<Outcome<InstanceReplicaStatus>> {
+    let spec = &obj.spec;
+    let mut status = obj.status.clone().unwrap_or_default();
+    let instance_id = instance_id_of(&spec.instance_id).to_string();
+    let desired = DesiredReplica {
+        instance_id: instance_id.clone(),
+        source_region: spec.source_region.clone(),
+        replica_region: spec.replica_region.clone(),
+        replica_alias: spec.replica_alias.clone(),
+    };
+    let observed = engine
+        .connect
+        .describe_instance(&spec.source_region, &instance_id)
+        .await?;
+    status.id = Some(observed.id.clone());
+    status.arn = Some(observed.arn.clone());
+    status.region = Some(spec.source_region.clone());
+    status.source_arn = Some(observed.arn.clone());
+    status.replica_arn = Some(arn_in_region(&observed.arn, &spec.replica_region));
+    status.global_sign_in_endpoint = observed.global_sign_in_endpoint.clone();
+    status.replication = observed
+        .replication
+        .iter()
+        .map(|r| ReplicationRegionStatus {
+            region: r.region.clone(),
+            status: r.status.clone(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    let mut notes = Vec::new();
+    let (verdict, requeue) =
+        match plan(&desired, &observed, |a, b| engine.pairs.can_replicate(a, b)) {
+            Decision::Replicate => {
+                let token = client_token(&obj.uid().unwrap_or_default(), "replicate");
+                match engine
+                    .connect
+                    .replicate_instance(
+                        &spec.source_region,
+                        &instance_id,
+                        &spec.replica_region,
+                        &spec.replica_alias,
+                        &token,
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        status.replication_requested = Some(true);
+                        status.conflict = None;
+                        notes.push(Note::normal(
+                            "ReplicationStarted",
+                            format!(
+                                "ReplicateInstance {} -> {} ({})",
+                                spec.source_region, spec.replica_region, spec.replica_alias
+                            ),
+                        ));
+                        (
+                            Verdict::Progressing {
+                                reason: "Replicating".into(),
+                                message: "ReplicateInstance accepted".into(),
+                            },
+                            PROGRESS_REQUEUE,
+                        )
+                    }
+                    Err(ConnectError::Conflict(msg)) => {
+                        // R2: the message names the conflicting resource; once a person resolves it,
+                        // calling again resumes, so keep retrying at a calm pace.
+                        status.conflict = Some(msg.clone());
+                        notes.push(Note::warning("ResourceConflict", msg.clone()));
+                        (
+                            Verdict::Stalled {
+                                reason: "ResourceConflict".into(),
+                                message: format!("replication blocked by a name conflict: {msg}"),
+                            },
+                            std::time::Duration::from_secs(30),
+                        )
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Decision::Wait { status: s } => (
+                Verdict::Progressing {
+                    reason: "Replicating".into(),
+                    message: format!("replication to {} is {s}", spec.replica_region),
+                },
+                PROGRESS_REQUEUE,
+            ),
+            Decision::Ready => (
+                Verdict::Ready(format!(
+                    "replicated {} -> {}",
+                    spec.source_region, spec.replica_region
+                )),
+                engine.resync,
+            ),
+            Decision::Failed { reason } => {
+                notes.push(Note::warning("ReplicationFailed", reason.clone()));
+                (
+                    Verdict::Stalled {
+                        reason: "ReplicationFailed".into(),
+                        message: reason,
+                    },
+                    engine.resync,
+                )
+            }
+            Decision::Refuse { reason, rule } => (
+                Verdict::Stalled {
+                    reason: "InvalidReplica".into(),
+                    message: format!("{reason} (rule {rule})"),
+                },
+                engine.resync,
+            ),
+        };
+    Ok(Outcome {
+        status,
+        verdict,
+        requeue,
+        notes,
+    })
+}

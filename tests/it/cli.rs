@@ -1,0 +1,120 @@
+//! `connect-gr demo` and `connect-gr plan` as a person runs them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
+
+#[test]
+fn demo_converges_the_embedded_examples_and_prints_the_live_split() {
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env("CONNECT_GR_BENCH_QUOTA_SCALE", "20")
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("5 ready, 0 in progress, 0 stalled"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("us-west-2  telephony  50%  agents  50%  sign-in on"),
+        "steady state 50/50:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("numbers  +14255550103"),
+        "overflow group holds its number:\n{stdout}"
+    );
+}
+
+#[test]
+fn demo_then_failover_scenario_moves_everything_to_us_east_1() {
+    let scenario = crate::support::testbed::repo_root()
+        .join("deploy/examples/scenarios/failover-us-east-1.yaml");
+    let out = Command::new(BIN)
+        .args(["demo", "--then"])
+        .arg(&scenario)
+        .env("CONNECT_GR_BENCH_QUOTA_SCALE", "20")
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("us-east-1  telephony 100%  agents 100%  sign-in on"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("us-west-2  telephony   0%  agents   0%  sign-in off"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plan_lists_the_calls_without_making_any_write() {
+    let mut emu = Command::new(BIN)
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emu.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let examples = crate::support::testbed::repo_root().join("deploy/examples");
+    let out = Command::new(BIN)
+        .args(["plan", "-f"])
+        .arg(&examples)
+        .args(["--endpoint-url", &url])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-west-2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let calls = Command::new("curl")
+        .args(["-s", &format!("{url}/_emulator/calls")])
+        .output()
+        .unwrap();
+    let _ = emu.kill();
+    let _ = emu.wait();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[us-west-2] ReplicateInstance instance=4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70 replicaRegion=us-east-1"), "{stdout}");
+    let log: Vec<serde_json::Value> = serde_json::from_slice(&calls.stdout).unwrap();
+    assert!(!log.is_empty(), "plan read live state");
+    assert!(
+        log.iter().all(|c| c["operation"] != "ReplicateInstance"),
+        "plan made no write"
+    );
+}
+
+#[test]
+fn plan_rejects_an_invalid_manifest_with_a_specific_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {name: x}\nspec:\n  groupRef: {name: g}\n  telephony: {us-west-2: 60, us-east-1: 30}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["plan", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("100"), "message names the sum rule: {err}");
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary (one binary keeps link time down on 2 cores).
+//! Each module is a suite; `support` holds the harnesses (emulator process, test bed, moto).
+
+mod support;
+
+mod cli;
+mod crds;
+mod denylist;
+mod deploy;
+mod e2e;
+mod emulator;

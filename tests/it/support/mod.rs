@@ -1,0 +1,5 @@
+//! Shared harnesses for the integration suites.
+
+pub mod emulator;
+pub mod moto;
+pub mod testbed;
