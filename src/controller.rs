@@ -38,6 +38,33 @@ pub struct ControllerArgs {
     /// Share of each Connect quota that background drift-check reads may use.
     #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.5)]
     pub background_budget: f64,
+    /// Run several replicas: only the holder of the Lease `connect-gr` reconciles.
+    #[arg(long, env = "CONNECT_GR_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else --namespace, else `default`).
+    #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// How long a Lease that is not renewed keeps others from taking over.
+    #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
+}
+
+/// Name of the Lease replicas campaign for.
+pub const LEASE_NAME: &str = "connect-gr";
+
+/// This replica's identity in the Lease: the pod name (downward API) or host name, and the pid.
+fn identity() -> String {
+    let host = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "connect-gr".into());
+    format!("{host}_{}", std::process::id())
 }
 
 /// Installs the process-wide TLS provider (kube and the AWS SDK enable different rustls backends).
@@ -90,6 +117,16 @@ pub async fn serve_http(addr: SocketAddr, ready: Arc<AtomicBool>) -> anyhow::Res
     Ok(())
 }
 
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     install_crypto();
     init_tracing();
@@ -104,21 +141,63 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     if let Err(e) = probe.list(&kube::api::ListParams::default().limit(1)).await {
         anyhow::bail!("cannot list TrafficDistributions (are the CRDs in crds/ applied?): {e}");
     }
-    let scheduler = Scheduler::new(SchedulerConfig {
+    let quotas = SchedulerConfig {
         background_budget: args.background_budget,
         ..SchedulerConfig::from_env()
-    });
-    let connect = new_connect(SdkConnectConfig::default(), scheduler);
-    let mut engine = Engine::new(connect, args.resync_interval);
+    };
+    let connect = new_connect(SdkConnectConfig::default(), Scheduler::new(quotas.clone()));
+    let mut engine = Engine::new(connect, args.resync_interval).with_sweep_budget(&quotas);
     engine.pairs = RegionPairs::with_extra(args.region_pairs.clone());
     engine.batch_window = args.batch_window;
     engine.denylist = crate::reconcile::denylist::backend_from_env().await;
+    // A standby replica is healthy and ready: it serves probes and metrics while it waits.
     ready.store(true, Ordering::Relaxed);
+    let elector = args.leader_elect.then(|| {
+        let ns = args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+            })
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        crate::leader::LeaderElector::new(
+            kube::Api::namespaced(client.clone(), &ns),
+            LEASE_NAME,
+            &identity(),
+            args.leader_election_lease_duration,
+        )
+    });
+    if let Some(e) = &elector {
+        tokio::select! {
+            _ = e.acquire() => {}
+            _ = shutdown_signal() => {
+                tracing::info!("stopped before becoming leader");
+                return Ok(());
+            }
+        }
+    }
+    crate::metrics::METRICS.leader.set(1);
     tracing::info!(resync = ?args.resync_interval, "connect-gr controller started");
-    tokio::select! {
-        _ = k8s::run(client, Arc::new(engine), args.namespace.clone()) => {}
-        r = http => { r??; }
+    let hold = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        _ = k8s::run(client, Arc::new(engine), args.namespace.clone()) => Ok(()),
+        r = http => r?,
+        _ = hold => Err(anyhow::anyhow!("lost leadership; exiting so a standby takes over")),
+    };
+    crate::metrics::METRICS.leader.set(0);
+    if result.is_ok()
+        && let Some(e) = &elector
+    {
+        e.release().await;
     }
     tracing::info!("connect-gr controller stopped");
-    Ok(())
+    result
 }

@@ -80,6 +80,8 @@ pub struct World {
     pub memberships: Mutex<Vec<AgentMembership>>,
     pub distributions: Mutex<Vec<TrafficDistribution>>,
     pub denylists: Mutex<Vec<CallerDenylist>>,
+    /// When each object (kind, name) asked to be looked at again, for [`pass_due`].
+    pub due: Mutex<BTreeMap<(&'static str, String), tokio::time::Instant>>,
 }
 
 #[async_trait]
@@ -214,6 +216,7 @@ async fn pass_list<K, F>(
     list: &Mutex<Vec<K>>,
     kind: &'static str,
     now: Timestamp,
+    due: Option<&Mutex<BTreeMap<(&'static str, String), tokio::time::Instant>>>,
     mut run: F,
 ) -> Vec<Progress>
 where
@@ -223,19 +226,33 @@ where
     let items = list.lock().clone();
     let mut out = Vec::new();
     for obj in items {
+        let key = (kind, obj.meta().name.clone().unwrap_or_default());
+        if let Some(due) = due
+            && due
+                .lock()
+                .get(&key)
+                .is_some_and(|t| *t > tokio::time::Instant::now())
+        {
+            continue;
+        }
         let generation = obj.meta().generation;
-        let (mut status, verdict, requeue) = match run(&obj).await {
-            Ok(o) => (o.status, o.verdict, o.requeue),
-            Err(e) => {
-                let (v, after) = reconcile::error_verdict(&e);
-                (
-                    obj.status_ref().cloned().unwrap_or_default(),
-                    v,
-                    after.unwrap_or(Duration::from_secs(1)),
-                )
-            }
-        };
+        let (mut status, verdict, requeue) =
+            match crate::metrics::count_calls(kind, run(&obj)).await {
+                Ok(o) => (o.status, o.verdict, o.requeue),
+                Err(e) => {
+                    let (v, after) = reconcile::error_verdict(&e);
+                    (
+                        obj.status_ref().cloned().unwrap_or_default(),
+                        v,
+                        after.unwrap_or(Duration::from_secs(1)),
+                    )
+                }
+            };
         apply_verdict(&mut status, &verdict, generation, now);
+        if let Some(due) = due {
+            due.lock()
+                .insert(key, tokio::time::Instant::now() + requeue);
+        }
         if let Some(o) = list.lock().iter_mut().find(|o| {
             o.meta().name == obj.meta().name && o.meta().namespace == obj.meta().namespace
         }) {
@@ -276,22 +293,42 @@ has_status_ref!(
 
 /// One reconcile pass over every object, in dependency order.
 pub async fn pass(engine: &Engine, world: &World, include_denylists: bool) -> Vec<Progress> {
+    pass_over(engine, world, include_denylists, false).await
+}
+
+/// One pass over the objects whose requeue time has come, as the controller's work queue would
+/// (the steady-state benchmark runs this).
+pub async fn pass_due(engine: &Engine, world: &World, include_denylists: bool) -> Vec<Progress> {
+    pass_over(engine, world, include_denylists, true).await
+}
+
+async fn pass_over(
+    engine: &Engine,
+    world: &World,
+    include_denylists: bool,
+    only_due: bool,
+) -> Vec<Progress> {
+    let due = only_due.then_some(&world.due);
     let now = Timestamp::now();
     let mut all = Vec::new();
     all.extend(
-        pass_list(&world.replicas, "InstanceReplica", now, async |o| {
+        pass_list(&world.replicas, "InstanceReplica", now, due, async |o| {
             reconcile::replica::apply(engine, o, now).await
         })
         .await,
     );
     all.extend(
-        pass_list(&world.groups, "TrafficDistributionGroup", now, async |o| {
-            reconcile::group::apply(engine, o, world, now).await
-        })
+        pass_list(
+            &world.groups,
+            "TrafficDistributionGroup",
+            now,
+            due,
+            async |o| reconcile::group::apply(engine, o, world, now).await,
+        )
         .await,
     );
     all.extend(
-        pass_list(&world.memberships, "AgentMembership", now, async |o| {
+        pass_list(&world.memberships, "AgentMembership", now, due, async |o| {
             reconcile::membership::apply(engine, o, world, now).await
         })
         .await,
@@ -301,13 +338,14 @@ pub async fn pass(engine: &Engine, world: &World, include_denylists: bool) -> Ve
             &world.distributions,
             "TrafficDistribution",
             now,
+            due,
             async |o| reconcile::distribution::apply(engine, o, world, now).await,
         )
         .await,
     );
     if include_denylists {
         all.extend(
-            pass_list(&world.denylists, "CallerDenylist", now, async |o| {
+            pass_list(&world.denylists, "CallerDenylist", now, due, async |o| {
                 reconcile::denylist::apply(engine, o, world, now).await
             })
             .await,
@@ -464,7 +502,8 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         Scheduler::new(SchedulerConfig::from_env()),
     );
-    let mut engine = Engine::new(connect, Duration::from_secs(300));
+    let mut engine = Engine::new(connect, Duration::from_secs(300))
+        .with_sweep_budget(&SchedulerConfig::from_env());
     engine.batch_window = Duration::from_secs(5);
     let world = World::default();
     let n = match &args.path {
@@ -607,6 +646,15 @@ impl ConnectApi for DryRun {
     }
     async fn list_group_users(&self, r: &str, g: &str, p: Priority) -> ConnectResult<Vec<String>> {
         self.inner.list_group_users(r, g, p).await
+    }
+    async fn list_group_users_page(
+        &self,
+        r: &str,
+        g: &str,
+        t: Option<String>,
+        p: Priority,
+    ) -> ConnectResult<(Vec<String>, Option<String>)> {
+        self.inner.list_group_users_page(r, g, t, p).await
     }
     async fn associate_group_user(&self, r: &str, g: &str, _i: &str, u: &str) -> ConnectResult<()> {
         self.record(

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod demo;
 pub mod denylist;
 pub mod emulator;
+pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod reconcile;

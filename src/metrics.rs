@@ -2,6 +2,7 @@
 //! throttled responses, scheduler queue depth and wait time per priority, drift corrections and
 //! traffic shifts. One process-wide registry, so the cloud seam and the reconcilers share it.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -72,6 +73,8 @@ pub struct Metrics {
     pub calls_per_reconcile: Family<KindLabel, Histogram, fn() -> Histogram>,
     pub drift_corrections: Family<DriftLabels, Counter>,
     pub traffic_shifts: Family<ShiftLabels, Counter>,
+    /// 1 while this replica reconciles (leads, or runs without leader election).
+    pub leader: Gauge,
 }
 
 impl Metrics {
@@ -87,6 +90,7 @@ impl Metrics {
             calls_per_reconcile: Family::new_with_constructor(calls_histogram),
             drift_corrections: Family::default(),
             traffic_shifts: Family::default(),
+            leader: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -134,6 +138,11 @@ impl Metrics {
             "UpdateTrafficDistribution calls that changed a split",
             m.traffic_shifts.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica reconciles (holds the Lease, or runs without leader election)",
+            m.leader.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -176,6 +185,32 @@ pub fn drift(kind: &str, aspect: &str) {
         .inc();
 }
 
+tokio::task_local! {
+    /// Connect calls made so far by the reconcile pass running on this task.
+    static PASS_CALLS: Cell<u64>;
+}
+
+/// Runs one reconcile pass and records how many Connect calls it made
+/// (`connect_calls_per_reconcile`). Calls made by background sweeps it spawned are not its own.
+pub async fn count_calls<F: Future>(kind: &str, pass: F) -> F::Output {
+    let (out, calls) = PASS_CALLS
+        .scope(Cell::new(0), async {
+            let out = pass.await;
+            (out, PASS_CALLS.with(Cell::get))
+        })
+        .await;
+    METRICS
+        .calls_per_reconcile
+        .get_or_create(&KindLabel { kind: kind.into() })
+        .observe(calls as f64);
+    out
+}
+
+/// Counts one Connect call towards the pass running on this task, if any.
+pub fn count_call() {
+    let _ = PASS_CALLS.try_with(|c| c.set(c.get() + 1));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +223,25 @@ mod tests {
             text.contains(
                 "connectgr_reconciles_total{kind=\"TrafficDistribution\",outcome=\"ok\"}"
             ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pass_records_the_calls_it_made_and_not_those_of_tasks_it_spawned() {
+        count_calls("CountTest", async {
+            count_call();
+            count_call();
+            tokio::spawn(async { count_call() }).await.unwrap();
+        })
+        .await;
+        let text = METRICS.encode();
+        assert!(
+            text.contains("connectgr_connect_calls_per_reconcile_sum{kind=\"CountTest\"} 2.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("connectgr_connect_calls_per_reconcile_count{kind=\"CountTest\"} 1"),
             "{text}"
         );
     }

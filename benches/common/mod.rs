@@ -72,17 +72,88 @@ pub async fn emulator(agents: usize, scale: f64) -> anyhow::Result<RunningEmulat
 
 /// The engine the controller runs, with the same quota scale as the emulator.
 pub fn engine(emu: &RunningEmulator, scale: f64, resync: Duration) -> Engine {
+    engine_at(&emu.endpoint_url(), scale, resync)
+}
+
+/// The same, for an emulator at `endpoint`.
+pub fn engine_at(endpoint: &str, scale: f64, resync: Duration) -> Engine {
+    let quotas = SchedulerConfig {
+        scale,
+        ..SchedulerConfig::from_env()
+    };
     let connect = new_connect(
         SdkConnectConfig {
-            endpoint_url: Some(emu.endpoint_url()),
+            endpoint_url: Some(endpoint.to_string()),
             max_attempts: None,
         },
-        Scheduler::new(SchedulerConfig {
-            scale,
-            ..SchedulerConfig::from_env()
-        }),
+        Scheduler::new(quotas.clone()),
     );
-    Engine::new(connect, resync)
+    Engine::new(connect, resync).with_sweep_budget(&quotas)
+}
+
+/// The emulator as a separate process (`connect-gr emulator`), so that what this process
+/// measures (CPU, RSS) is the controller's engine alone.
+pub struct EmulatorProcess {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+/// One entry of `GET /_emulator/calls`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CallRecord {
+    pub operation: String,
+    pub status: u16,
+}
+
+impl EmulatorProcess {
+    pub fn spawn(agents: usize, scale: f64) -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connect-gr"))
+            .args(["emulator", "--listen", "127.0.0.1:0", "--quotas", "on"])
+            .args(["--users", &agents.to_string()])
+            .args(["--quota-scale", &scale.to_string()])
+            .args(["--replication-seconds", "0.5"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .ok_or_else(|| anyhow::anyhow!("unexpected first line from the emulator: {line:?}"))?
+            .to_string();
+        Ok(Self { child, addr })
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every call the emulator received, oldest first.
+    pub fn calls(&self) -> anyhow::Result<Vec<CallRecord>> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr)?;
+        write!(
+            s,
+            "GET /_emulator/calls HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            self.addr
+        )?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw)?;
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| anyhow::anyhow!("malformed response"))?;
+        anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "calls: {head}");
+        Ok(serde_json::from_str(body)?)
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn username(i: usize) -> String {

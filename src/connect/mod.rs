@@ -74,6 +74,15 @@ pub trait ConnectApi: Send + Sync {
         group: &str,
         priority: Priority,
     ) -> ConnectResult<Vec<String>>;
+    /// One page of a group's members (10 ids at most) and the token of the next, for paced
+    /// drift-check sweeps.
+    async fn list_group_users_page(
+        &self,
+        region: &str,
+        group: &str,
+        token: Option<String>,
+        priority: Priority,
+    ) -> ConnectResult<(Vec<String>, Option<String>)>;
     async fn associate_group_user(
         &self,
         region: &str,

@@ -237,6 +237,7 @@ impl SdkConnect {
                 priority: priority.label().into(),
             })
             .observe(waited.as_secs_f64());
+        crate::metrics::count_call();
         let result = f(client).await;
         let outcome = match &result {
             Ok(_) => "ok",
@@ -564,23 +565,21 @@ impl ConnectApi for SdkConnect {
             region,
             "ListTrafficDistributionGroupUsers",
             priority,
-            |c, tok| async move {
-                let out = c
-                    .list_traffic_distribution_group_users()
-                    .traffic_distribution_group_id(group)
-                    .max_results(10)
-                    .set_next_token(tok)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                let items: Vec<String> = out
-                    .traffic_distribution_group_user_summary_list()
-                    .iter()
-                    .filter_map(|u| u.user_id().map(str::to_string))
-                    .collect();
-                Ok((items, out.next_token().map(str::to_string)))
-            },
+            |c, tok| group_users_page(c, group, tok),
         )
+        .await
+    }
+
+    async fn list_group_users_page(
+        &self,
+        region: &str,
+        group: &str,
+        token: Option<String>,
+        priority: Priority,
+    ) -> ConnectResult<(Vec<String>, Option<String>)> {
+        self.call(region, "ListTrafficDistributionGroupUsers", priority, |c| {
+            group_users_page(c, group, token)
+        })
         .await
     }
 
@@ -874,4 +873,26 @@ impl ConnectApi for SdkConnect {
 /// Builds the production `ConnectApi`.
 pub fn new_connect(config: SdkConnectConfig, scheduler: Scheduler) -> Arc<dyn ConnectApi> {
     Arc::new(SdkConnect::new(config, scheduler))
+}
+
+/// One ListTrafficDistributionGroupUsers page: the user ids and the next token.
+async fn group_users_page(
+    c: Client,
+    group: &str,
+    token: Option<String>,
+) -> ConnectResult<(Vec<String>, Option<String>)> {
+    let out = c
+        .list_traffic_distribution_group_users()
+        .traffic_distribution_group_id(group)
+        .max_results(10)
+        .set_next_token(token)
+        .send()
+        .await
+        .map_err(classify)?;
+    let items = out
+        .traffic_distribution_group_user_summary_list()
+        .iter()
+        .filter_map(|u| u.user_id().map(str::to_string))
+        .collect();
+    Ok((items, out.next_token().map(str::to_string)))
 }

@@ -6,6 +6,7 @@ pub mod distribution;
 pub mod group;
 pub mod membership;
 pub mod replica;
+pub mod sweep;
 
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,

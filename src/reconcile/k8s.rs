@@ -283,7 +283,8 @@ async fn apply_one<K: Managed>(obj: Arc<K>, ctx: &Ctx) -> Result<Action, Reconci
     let now = Timestamp::now();
     let generation = obj.meta().generation;
     let started = tokio::time::Instant::now();
-    let result = obj.apply(&ctx.engine, &ctx.objects, now).await;
+    let result =
+        crate::metrics::count_calls(K::KIND, obj.apply(&ctx.engine, &ctx.objects, now)).await;
     tracing::debug!(kind = K::KIND, name = %obj.name_any(), elapsed = ?started.elapsed(), "reconciled");
     match result {
         Ok(out) => {

@@ -12,6 +12,7 @@ use super::*;
 use crate::api::{AgentMembership, AgentMembershipStatus, MembershipMode, common::STATUS_LIST_CAP};
 use crate::connect::{ConnectResult, Priority};
 use crate::plan::membership::{DesiredAgents, Mode, diff, resolve};
+use crate::plan::sweep::Write;
 
 /// How many association calls are in flight at once (the scheduler paces them).
 const CONCURRENCY: usize = 8;
@@ -19,42 +20,6 @@ const CONCURRENCY: usize = 8;
 fn cap(mut v: Vec<String>) -> Vec<String> {
     v.truncate(STATUS_LIST_CAP);
     v
-}
-
-/// The group's members, from the cache while it is fresh, otherwise re-read (a drift check:
-/// background priority, within the read budget).
-async fn members(engine: &Engine, group: &GroupRef) -> ConnectResult<BTreeSet<String>> {
-    let cached = engine.members.lock().get(&group.arn).cloned();
-    if let Some(c) = &cached
-        && c.fetched.elapsed() < engine.resync
-    {
-        return Ok(c.members.clone());
-    }
-    let priority = if cached.is_some() {
-        Priority::Background
-    } else {
-        Priority::Normal
-    };
-    let list: BTreeSet<String> = engine
-        .connect
-        .list_group_users(&group.source_region, &group.arn, priority)
-        .await?
-        .into_iter()
-        .collect();
-    engine.members.lock().insert(
-        group.arn.clone(),
-        CachedMembers {
-            members: list.clone(),
-            fetched: tokio::time::Instant::now(),
-        },
-    );
-    Ok(list)
-}
-
-fn update_cache(engine: &Engine, group: &str, f: impl FnOnce(&mut BTreeSet<String>)) {
-    if let Some(c) = engine.members.lock().get_mut(group) {
-        f(&mut c.members);
-    }
 }
 
 pub async fn apply(
@@ -81,10 +46,20 @@ pub async fn apply(
     status.id = Some(group.id.clone());
     status.region = Some(group.source_region.clone());
 
+    // A pass over a Ready object whose spec was already applied is a drift check: its reads go
+    // at background priority (within the budget) and reuse what other memberships just read.
+    let drift_check = obj.metadata.generation == status.observed_generation
+        && conditions::is_true(&status.conditions, conditions::READY);
+    let (read_priority, users_max_age) = if drift_check {
+        (Priority::Background, engine.resync / 2)
+    } else {
+        (Priority::Normal, std::time::Duration::ZERO)
+    };
+
     // A1/G2: associations need an ACTIVE group; otherwise every call would answer NotFound.
     let info = engine
         .connect
-        .describe_traffic_distribution_group(&group.source_region, &group.arn, Priority::Normal)
+        .describe_traffic_distribution_group(&group.source_region, &group.arn, read_priority)
         .await?;
     if info.status != "ACTIVE" {
         return Ok(Outcome {
@@ -104,12 +79,17 @@ pub async fn apply(
         hierarchy_groups: sel.hierarchy_groups.clone(),
         tags: sel.tags.clone(),
     };
-    let (users, rps, hgs) = if want.has_selector() {
+    let users = engine
+        .instance_users(
+            &group.source_region,
+            &group.instance_id,
+            want.has_selector(),
+            read_priority,
+            users_max_age,
+        )
+        .await?;
+    let (rps, hgs) = if want.has_selector() {
         (
-            engine
-                .connect
-                .search_users(&group.source_region, &group.instance_id, Priority::Normal)
-                .await?,
             engine
                 .connect
                 .list_routing_profiles(&group.source_region, &group.instance_id)
@@ -120,23 +100,21 @@ pub async fn apply(
                 .await?,
         )
     } else {
-        (
-            engine
-                .connect
-                .list_users(&group.source_region, &group.instance_id, Priority::Normal)
-                .await?,
-            vec![],
-            vec![],
-        )
+        (vec![], vec![])
     };
     let resolution = resolve(&want, &users, &rps, &hgs);
     // A2: a user not mirrored to the replica yet cannot be associated: pending, no call.
     let replica_ids: BTreeSet<String> = engine
-        .connect
-        .list_users(&group.replica_region, &group.instance_id, Priority::Normal)
+        .instance_users(
+            &group.replica_region,
+            &group.instance_id,
+            false,
+            read_priority,
+            users_max_age,
+        )
         .await?
-        .into_iter()
-        .map(|u| u.id)
+        .iter()
+        .map(|u| u.id.clone())
         .collect();
     let (ready, pending): (BTreeMap<String, String>, BTreeMap<String, String>) = resolution
         .ids
@@ -145,16 +123,16 @@ pub async fn apply(
         .partition(|(id, _)| replica_ids.contains(id));
     let mut pending_names: Vec<String> = pending.values().cloned().collect();
 
-    let current = members(engine, &group).await?;
+    let (current, sweep_eta) = engine
+        .group_members(&group.source_region, &group.arn)
+        .await?;
     let mode = match obj.spec.mode {
         MembershipMode::Exact => Mode::Exact,
         MembershipMode::Additive => Mode::Additive,
     };
     let desired_ids: BTreeSet<String> = ready.keys().cloned().collect();
     let plan = diff(&desired_ids, &current, mode);
-    let drift = obj.metadata.generation == status.observed_generation
-        && conditions::is_true(&status.conditions, conditions::READY)
-        && !plan.is_empty();
+    let drift = drift_check && !plan.is_empty();
 
     // Execute within one window, then write progress and come back.
     let deadline = tokio::time::Instant::now() + engine.batch_window;
@@ -199,14 +177,10 @@ pub async fn apply(
             Some(Ok(())) => {
                 if assoc {
                     added += 1;
-                    update_cache(engine, &group.arn, |m| {
-                        m.insert(id.clone());
-                    });
+                    engine.record_write(&group.arn, Write::Associated(id));
                 } else {
                     removed += 1;
-                    update_cache(engine, &group.arn, |m| {
-                        m.remove(&id);
-                    });
+                    engine.record_write(&group.arn, Write::Disassociated(id));
                 }
             }
             // A2: not (yet) a user of the source/replica: report as pending.
@@ -214,9 +188,7 @@ pub async fn apply(
                 pending_names.push(ready.get(&id).cloned().unwrap_or(id))
             }
             Some(Err(ConnectError::NotFound(_))) => {
-                update_cache(engine, &group.arn, |m| {
-                    m.remove(&id);
-                });
+                engine.record_write(&group.arn, Write::Disassociated(id));
             }
             Some(Err(e)) if first_error.is_none() => first_error = Some(e),
             Some(Err(_)) => {}
@@ -224,12 +196,7 @@ pub async fn apply(
     }
     drop(stream);
 
-    let now_members = engine
-        .members
-        .lock()
-        .get(&group.arn)
-        .map(|c| c.members.clone())
-        .unwrap_or_default();
+    let now_members = engine.known_members(&group.arn);
     let associated = resolution
         .ids
         .keys()
@@ -314,8 +281,13 @@ pub async fn apply(
     } else {
         Verdict::Ready(format!("{associated}/{desired_count} agents associated"))
     };
+    // A drift sweep in flight: look again as soon as it should be done, to act on what it found.
+    let after_sweep = sweep_eta
+        .map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()))
+        .map(|d| (d + std::time::Duration::from_millis(500)).min(engine.resync))
+        .unwrap_or(engine.resync);
     let requeue = match &verdict {
-        Verdict::Ready(_) | Verdict::Stalled { .. } => engine.resync,
+        Verdict::Ready(_) | Verdict::Stalled { .. } => after_sweep,
         Verdict::Progressing { reason, .. } if reason == "WaitingForReplication" => {
             std::time::Duration::from_secs(5)
         }

@@ -2,6 +2,7 @@
 //! -> status. It is Kubernetes-free apart from the CRD types, so `connect-gr demo` runs the very
 //! same code without a cluster; `k8s.rs` wraps it in kube-rs controllers with the finalizer.
 
+pub mod cache;
 pub mod denylist;
 pub mod distribution;
 pub mod group;
@@ -9,7 +10,7 @@ pub mod k8s;
 pub mod membership;
 pub mod replica;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,25 +37,35 @@ pub struct Engine {
     pub resync: Duration,
     /// Longest a bulk membership batch runs before progress is written to status.
     pub batch_window: Duration,
-    /// Known members per group ARN, so a 5,000-agent group is not re-read (500 pages) each pass.
-    pub members: Mutex<HashMap<String, CachedMembers>>,
+    /// Known members per group ARN, so a 5,000-agent group is not re-read (500 pages) each pass
+    /// but swept in the background, paced over the resync period.
+    pub members: cache::MembersCache,
+    /// Pages per second membership sweeps may read (the background budget of
+    /// ListTrafficDistributionGroupUsers).
+    pub sweep_rate: f64,
+    /// Instance users per (region, instance, detailed), shared by the memberships of one resync.
+    pub users: Mutex<HashMap<cache::UsersKey, cache::CachedUsers>>,
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
 }
 
-#[derive(Debug, Clone)]
-pub struct CachedMembers {
-    pub members: BTreeSet<String>,
-    pub fetched: tokio::time::Instant,
-}
-
 impl Engine {
+    /// Sizes the membership sweeps from the scheduler's quota for ListTrafficDistributionGroupUsers
+    /// and its background budget.
+    pub fn with_sweep_budget(mut self, config: &crate::connect::SchedulerConfig) -> Self {
+        let (rate, _) = config.quota("ListTrafficDistributionGroupUsers");
+        self.sweep_rate = rate * config.background_budget;
+        self
+    }
+
     pub fn new(connect: Arc<dyn ConnectApi>, resync: Duration) -> Self {
         Self {
             connect,
             pairs: RegionPairs::default(),
             resync,
             batch_window: Duration::from_secs(20),
-            members: Mutex::new(HashMap::new()),
+            members: Arc::default(),
+            sweep_rate: 1.0,
+            users: Mutex::new(HashMap::new()),
             denylist: None,
         }
     }

@@ -40,6 +40,35 @@ fn rbac_grants_every_kind_and_its_status_subresource() {
         assert!(granted.contains(&format!("{kind}/status")), "{kind}/status");
     }
     assert!(granted.contains("events"));
+    assert!(granted.contains("leases"), "leader election needs Leases");
+}
+
+#[test]
+fn a_deployment_with_more_than_one_replica_elects_a_leader_in_its_own_namespace() {
+    let dep = docs("deploy/kustomize/deployment.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    if dep["spec"]["replicas"].as_i64().unwrap_or(1) > 1 {
+        assert!(args.contains(&"--leader-elect"), "{args:?}");
+    }
+    let env: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"POD_NAMESPACE") && env.contains(&"POD_NAME"),
+        "{env:?}"
+    );
 }
 
 #[test]

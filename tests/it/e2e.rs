@@ -834,3 +834,112 @@ async fn caller_denylist_keeps_agent_flagged_numbers_and_associates_lambdas_in_b
     let counts = jsonpath(bed, &ns, "cdl/denylist", "{.status.agentFlagged}");
     assert_eq!(counts, "1", "status counts the agent-flagged entry");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_candidate(bed: &TestBed, ns: &str, emulator: &str, name: &str, port: u16) -> Proc {
+    let log = std::fs::File::create(bed.dir().join(format!("controller-{ns}-{name}.log"))).unwrap();
+    Proc(
+        Command::new(BIN)
+            .args(["controller", "--leader-elect", "--namespace", ns])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(["--leader-election-lease-duration", "3s"])
+            .env("POD_NAME", name)
+            .env("KUBECONFIG", bed.kubeconfig_path())
+            .env("AWS_ENDPOINT_URL_CONNECT", emulator)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-west-2")
+            .env("CONNECT_GR_RESYNC_INTERVAL", "4s")
+            .env("CONNECT_GR_BENCH_QUOTA_SCALE", QUOTA_SCALE)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn controller"),
+    )
+}
+
+fn lease_holder(bed: &TestBed, ns: &str) -> String {
+    jsonpath(bed, ns, "lease/connect-gr", "{.spec.holderIdentity}")
+}
+
+/// Lines of a replica's /metrics that start with `prefix`.
+async fn metric_lines(port: u16, prefix: &str) -> Vec<String> {
+    reqwest_get(&format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two replicas with --leader-elect: only the Lease holder calls Connect; when it dies the
+/// standby takes the Lease over and carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_leader_election_only_the_lease_holder_acts_and_a_standby_takes_over() {
+    let bed = TestBed::shared();
+    if !bed.has_core_apis() {
+        eprintln!("skipped: the apiextensions-apiserver serves no Leases");
+        return;
+    }
+    let ns = bed.namespace("lease");
+    let emu = start_emulator(&["--replication-seconds", "1"]);
+    let (pa, pb) = (free_port(), free_port());
+    let a = start_candidate(bed, &ns, &emu.url, "ctrl-a", pa);
+    eventually(
+        Duration::from_secs(30),
+        "ctrl-a holds the lease",
+        || async { lease_holder(bed, &ns).starts_with("ctrl-a_") },
+    )
+    .await;
+    let _b = start_candidate(bed, &ns, &emu.url, "ctrl-b", pb);
+    apply(bed, &ns, &replica_yaml());
+    wait_ready(bed, &ns, "instancereplica/support-center", "90s");
+    eventually(
+        Duration::from_secs(20),
+        "standby serves metrics",
+        || async { !metric_lines(pb, "connectgr_leader").await.is_empty() },
+    )
+    .await;
+    assert_eq!(
+        metric_lines(pb, "connectgr_leader ").await,
+        ["connectgr_leader 0"]
+    );
+    assert!(
+        metric_lines(pb, "connectgr_connect_calls_total")
+            .await
+            .is_empty(),
+        "the standby must not call Connect"
+    );
+    assert_eq!(
+        metric_lines(pa, "connectgr_leader ").await,
+        ["connectgr_leader 1"]
+    );
+    assert!(lease_holder(bed, &ns).starts_with("ctrl-a_"));
+
+    drop(a); // SIGKILL: no release, the standby waits for the lease to expire
+    eventually(
+        Duration::from_secs(30),
+        "ctrl-b takes the lease",
+        || async { lease_holder(bed, &ns).starts_with("ctrl-b_") },
+    )
+    .await;
+    apply(bed, &ns, &group_yaml("support-overflow", "Retain"));
+    wait_ready(bed, &ns, "trafficdistributiongroup/support-overflow", "90s");
+    assert!(lease_holder(bed, &ns).starts_with("ctrl-b_"));
+    assert_eq!(
+        metric_lines(pb, "connectgr_leader ").await,
+        ["connectgr_leader 1"]
+    );
+    assert!(
+        !metric_lines(pb, "connectgr_connect_calls_total")
+            .await
+            .is_empty()
+    );
+}

@@ -1,0 +1,216 @@
+//! What the engine remembers between passes so steady state stays cheap: each group's members
+//! (kept current by paced background sweeps, see `plan::sweep`) and each instance's user list
+//! (shared by every membership that resolves against it within a short window).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::Engine;
+use crate::connect::{ConnectApi, ConnectError, ConnectResult, Priority, UserInfo};
+use crate::plan::sweep::{self, Write};
+
+/// What is known of one group's members.
+#[derive(Debug, Clone)]
+pub struct GroupMembers {
+    /// The last complete read, plus the controller's own writes since.
+    pub known: BTreeSet<String>,
+    /// When the last complete read finished.
+    pub checked: Instant,
+    /// A sweep in flight: the writes made meanwhile and when it should end.
+    pub sweep: Option<SweepInFlight>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SweepInFlight {
+    pub writes: Vec<Write>,
+    pub eta: Instant,
+}
+
+pub type MembersCache = Arc<Mutex<HashMap<String, GroupMembers>>>;
+
+/// One instance's users in one region, as read at `fetched`.
+#[derive(Debug, Clone)]
+pub struct CachedUsers {
+    pub users: Arc<Vec<UserInfo>>,
+    pub fetched: Instant,
+}
+
+/// (region, instance id, with details from SearchUsers)
+pub type UsersKey = (String, String, bool);
+
+impl Engine {
+    /// The group's members. The first time they are read in full (the controller is about to act
+    /// on them); afterwards the known set is returned at once and, once per resync, a paced
+    /// background sweep re-reads the group. The second value is when a sweep in flight should end.
+    pub async fn group_members(
+        &self,
+        region: &str,
+        group: &str,
+    ) -> ConnectResult<(BTreeSet<String>, Option<Instant>)> {
+        let now = Instant::now();
+        {
+            let mut map = self.members.lock();
+            if let Some(g) = map.get_mut(group) {
+                let known = g.known.clone();
+                if let Some(s) = &g.sweep {
+                    return Ok((known, Some(s.eta)));
+                }
+                if sweep::due(now - g.checked, false, self.resync) {
+                    let eta = self.start_sweep(g, region, group, now);
+                    return Ok((known, Some(eta)));
+                }
+                return Ok((known, None));
+            }
+        }
+        let read: BTreeSet<String> = self
+            .connect
+            .list_group_users(region, group, Priority::Normal)
+            .await?
+            .into_iter()
+            .collect();
+        self.members.lock().insert(
+            group.to_string(),
+            GroupMembers {
+                known: read.clone(),
+                checked: Instant::now(),
+                sweep: None,
+            },
+        );
+        Ok((read, None))
+    }
+
+    /// Records one of the controller's own successful writes to a group.
+    pub fn record_write(&self, group: &str, write: Write) {
+        if let Some(g) = self.members.lock().get_mut(group) {
+            match &write {
+                Write::Associated(id) => g.known.insert(id.clone()),
+                Write::Disassociated(id) => g.known.remove(id),
+            };
+            if let Some(s) = &mut g.sweep {
+                s.writes.push(write);
+            }
+        }
+    }
+
+    /// The members known for a group now (after the writes of this pass).
+    pub fn known_members(&self, group: &str) -> BTreeSet<String> {
+        self.members
+            .lock()
+            .get(group)
+            .map(|g| g.known.clone())
+            .unwrap_or_default()
+    }
+
+    /// Marks a sweep in flight and spawns it; returns its expected end.
+    fn start_sweep(
+        &self,
+        g: &mut GroupMembers,
+        region: &str,
+        group: &str,
+        now: Instant,
+    ) -> Instant {
+        let n = g.known.len();
+        let interval = sweep::page_interval(n, self.resync, self.sweep_rate);
+        let eta = now + sweep::duration(n, self.resync, self.sweep_rate);
+        g.sweep = Some(SweepInFlight {
+            writes: Vec::new(),
+            eta,
+        });
+        tokio::spawn(run_sweep(
+            self.connect.clone(),
+            self.members.clone(),
+            region.to_string(),
+            group.to_string(),
+            interval,
+        ));
+        eta
+    }
+
+    /// An instance's users in a region (with routing profile, hierarchy group and tags when
+    /// `detailed`), reused when read less than `max_age` ago.
+    pub async fn instance_users(
+        &self,
+        region: &str,
+        instance_id: &str,
+        detailed: bool,
+        priority: Priority,
+        max_age: Duration,
+    ) -> ConnectResult<Arc<Vec<UserInfo>>> {
+        let key: UsersKey = (region.to_string(), instance_id.to_string(), detailed);
+        if let Some(c) = self.users.lock().get(&key)
+            && c.fetched.elapsed() < max_age
+        {
+            return Ok(c.users.clone());
+        }
+        let users = Arc::new(if detailed {
+            self.connect
+                .search_users(region, instance_id, priority)
+                .await?
+        } else {
+            self.connect
+                .list_users(region, instance_id, priority)
+                .await?
+        });
+        self.users.lock().insert(
+            key,
+            CachedUsers {
+                users: users.clone(),
+                fetched: Instant::now(),
+            },
+        );
+        Ok(users)
+    }
+}
+
+/// Reads every page of a group at `interval`, at background priority, then replaces the known
+/// members with what was read (corrected by the writes made meanwhile). A failed sweep changes
+/// nothing; the next pass starts another. A group that no longer exists is forgotten.
+async fn run_sweep(
+    connect: Arc<dyn ConnectApi>,
+    cache: MembersCache,
+    region: String,
+    group: String,
+    interval: Duration,
+) {
+    let mut read = BTreeSet::new();
+    let mut token: Option<String> = None;
+    let result = loop {
+        match connect
+            .list_group_users_page(&region, &group, token.clone(), Priority::Background)
+            .await
+        {
+            Ok((ids, next)) => {
+                read.extend(ids);
+                match next {
+                    Some(n) if !n.is_empty() && Some(&n) != token.as_ref() => token = Some(n),
+                    _ => break Ok(()),
+                }
+            }
+            Err(e) => break Err(e),
+        }
+        tokio::time::sleep(interval).await;
+    };
+    let mut map = cache.lock();
+    match result {
+        Ok(()) => {
+            if let Some(g) = map.get_mut(&group) {
+                let writes = g.sweep.take().map(|s| s.writes).unwrap_or_default();
+                g.known = sweep::finish(read, &writes);
+                g.checked = Instant::now();
+            }
+        }
+        Err(ConnectError::NotFound(_)) => {
+            map.remove(&group);
+        }
+        Err(e) => {
+            tracing::warn!(%group, error = %e, "membership drift sweep failed; retrying at the next pass");
+            if let Some(g) = map.get_mut(&group) {
+                g.sweep = None;
+            }
+        }
+    }
+}
