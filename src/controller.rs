@@ -36,8 +36,17 @@ pub struct ControllerArgs {
     #[arg(long, env = "CONNECT_GR_BATCH_WINDOW", default_value = "20s", value_parser = humantime::parse_duration)]
     pub batch_window: Duration,
     /// Share of each Connect quota that background drift-check reads may use.
-    #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.5)]
+    #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.5, value_parser = crate::connect::parse_background_budget)]
     pub background_budget: f64,
+    /// Raised Connect quota for an operation, `Operation=RATE[/BURST]` per second (repeatable;
+    /// e.g. `AssociateTrafficDistributionGroupUser=10/25`). Default: the AWS defaults (rule Q1).
+    #[arg(
+        long = "quota",
+        env = "CONNECT_GR_QUOTAS",
+        value_delimiter = ',',
+        value_parser = crate::connect::parse_quota_override
+    )]
+    pub quotas: Vec<(String, (f64, f64))>,
     /// Run several replicas: only the holder of the Lease `connect-gr` reconciles.
     #[arg(long, env = "CONNECT_GR_LEADER_ELECT", default_value_t = false)]
     pub leader_elect: bool,
@@ -143,6 +152,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     }
     let quotas = SchedulerConfig {
         background_budget: args.background_budget,
+        overrides: args.quotas.iter().cloned().collect(),
         ..SchedulerConfig::from_env()
     };
     let connect = new_connect(SdkConnectConfig::default(), Scheduler::new(quotas.clone()));

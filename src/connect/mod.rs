@@ -8,7 +8,9 @@ mod sdk;
 mod types;
 
 pub use error::{ConnectError, ErrorClass};
-pub use ratelimit::{Priority, Scheduler, SchedulerConfig};
+pub use ratelimit::{
+    Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,
+};
 pub use sdk::{SdkConnect, SdkConnectConfig, new_connect};
 pub use types::*;
 

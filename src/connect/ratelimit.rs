@@ -158,6 +158,51 @@ impl SchedulerConfig {
     }
 }
 
+/// Parses the background budget: a share of each quota, greater than 0 and at most 1.
+pub fn parse_background_budget(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|b| *b > 0.0 && *b <= 1.0)
+        .ok_or_else(|| {
+            format!("{s:?}: the background budget is a share of each quota, in (0, 1], e.g. 0.5")
+        })
+}
+
+/// Parses a quota override `Operation=RATE[/BURST]` (requests per second; the burst defaults to
+/// 2.5 × the rate, the ratio of the AWS defaults), e.g. for an account with raised quotas.
+pub fn parse_quota_override(s: &str) -> Result<(String, (f64, f64)), String> {
+    let (op, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected Operation=RATE[/BURST], e.g. ListUsers=20/40"))?;
+    let op = op.trim();
+    if op.is_empty()
+        || !op.chars().all(|c| c.is_ascii_alphanumeric())
+        || !op.starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "{op:?} is not a Connect operation name (e.g. AssociateTrafficDistributionGroupUser)"
+        ));
+    }
+    let (rate, burst) = match value.split_once('/') {
+        Some((r, b)) => (r, Some(b)),
+        None => (value, None),
+    };
+    let number = |what: &str, v: &str| -> Result<f64, String> {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| format!("{op}: {what} {v:?} must be a positive number"))
+    };
+    let rate = number("rate", rate)?;
+    let burst = match burst {
+        Some(b) => number("burst", b)?,
+        None => rate * 2.5,
+    };
+    Ok((op.to_string(), (rate, burst)))
+}
+
 #[derive(Debug)]
 struct Lane {
     bucket: TokenBucket,
@@ -286,6 +331,47 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_background_budget_is_a_share_in_0_1() {
+        assert_eq!(super::parse_background_budget("0.5"), Ok(0.5));
+        assert_eq!(super::parse_background_budget("1"), Ok(1.0));
+        for bad in ["0", "1.5", "-0.1", "half"] {
+            assert!(super::parse_background_budget(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_quota_override_takes_a_rate_and_an_optional_burst() {
+        assert_eq!(
+            super::parse_quota_override("ListUsers=20/40"),
+            Ok(("ListUsers".into(), (20.0, 40.0)))
+        );
+        assert_eq!(
+            super::parse_quota_override("AssociateTrafficDistributionGroupUser=4"),
+            Ok(("AssociateTrafficDistributionGroupUser".into(), (4.0, 10.0)))
+        );
+    }
+
+    #[test]
+    fn a_malformed_quota_override_is_rejected_with_the_expected_form() {
+        for bad in [
+            "ListUsers",
+            "ListUsers=0",
+            "ListUsers=-1",
+            "ListUsers=2/x",
+            "=2",
+            "list users=2",
+        ] {
+            let e = super::parse_quota_override(bad).unwrap_err();
+            assert!(!e.is_empty(), "{bad}");
+        }
+        assert!(
+            super::parse_quota_override("ListUsers")
+                .unwrap_err()
+                .contains("Operation=RATE")
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -118,3 +118,24 @@ fn plan_rejects_an_invalid_manifest_with_a_specific_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("100"), "message names the sum rule: {err}");
 }
+
+#[test]
+fn controller_rejects_a_malformed_quota_or_budget_before_starting() {
+    for (args, expected) in [
+        (
+            ["--quota", "AssociateTrafficDistributionGroupUser=fast"],
+            "rate \"fast\" must be a positive number",
+        ),
+        (["--background-budget", "1.5"], "in (0, 1]"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("controller")
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
