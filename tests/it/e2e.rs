@@ -62,30 +62,29 @@ fn start_controller(bed: &TestBed, ns: &str, emulator: &str) -> Proc {
 }
 
 fn start_controller_with(bed: &TestBed, ns: &str, emulator: &str, env: &[(&str, String)]) -> Proc {
-    let log = std::fs::File::create(bed.dir().join(format!("controller-{ns}.log"))).unwrap();
-    Proc(
-        Command::new(BIN)
-            .args([
-                "controller",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--namespace",
-                ns,
-            ])
-            .env("KUBECONFIG", bed.kubeconfig_path())
-            .env("AWS_ENDPOINT_URL_CONNECT", emulator)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-west-2")
-            .env("CONNECT_GR_RESYNC_INTERVAL", "4s")
-            .env("CONNECT_GR_BENCH_QUOTA_SCALE", QUOTA_SCALE)
-            .env("RUST_LOG", "info,connect_gr=debug")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn controller"),
-    )
+    let mut cmd = controller_command(bed, ns, emulator, &format!("controller-{ns}.log"));
+    cmd.args(["--metrics-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,connect_gr=debug")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    Proc(cmd.spawn().expect("spawn controller"))
+}
+
+/// `connect-gr controller --namespace ns` against the test bed and the emulator, logging to
+/// `log` in the test bed's directory.
+fn controller_command(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Command {
+    let log = std::fs::File::create(bed.dir().join(log)).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["controller", "--namespace", ns])
+        .env("KUBECONFIG", bed.kubeconfig_path())
+        .env("AWS_ENDPOINT_URL_CONNECT", emulator)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-west-2")
+        .env("CONNECT_GR_RESYNC_INTERVAL", "4s")
+        .env("CONNECT_GR_BENCH_QUOTA_SCALE", QUOTA_SCALE)
+        .stdout(Stdio::null())
+        .stderr(log);
+    cmd
 }
 
 async fn connect(url: &str, region: &str) -> aws_sdk_connect::Client {
@@ -844,25 +843,11 @@ fn free_port() -> u16 {
 }
 
 fn start_candidate(bed: &TestBed, ns: &str, emulator: &str, name: &str, port: u16) -> Proc {
-    let log = std::fs::File::create(bed.dir().join(format!("controller-{ns}-{name}.log"))).unwrap();
-    Proc(
-        Command::new(BIN)
-            .args(["controller", "--leader-elect", "--namespace", ns])
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--leader-election-lease-duration", "3s"])
-            .env("POD_NAME", name)
-            .env("KUBECONFIG", bed.kubeconfig_path())
-            .env("AWS_ENDPOINT_URL_CONNECT", emulator)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-west-2")
-            .env("CONNECT_GR_RESYNC_INTERVAL", "4s")
-            .env("CONNECT_GR_BENCH_QUOTA_SCALE", QUOTA_SCALE)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn controller"),
-    )
+    let mut cmd = controller_command(bed, ns, emulator, &format!("controller-{ns}-{name}.log"));
+    cmd.args(["--leader-elect", "--leader-election-lease-duration", "3s"])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .env("POD_NAME", name);
+    Proc(cmd.spawn().expect("spawn controller"))
 }
 
 fn lease_holder(bed: &TestBed, ns: &str) -> String {
