@@ -100,6 +100,14 @@ impl Objects for World {
             .find(|o| o.namespace().as_deref() == Some(ns) && o.name_any() == name)
             .cloned()
     }
+    async fn memberships(&self, ns: &str) -> Vec<AgentMembership> {
+        self.memberships
+            .lock()
+            .iter()
+            .filter(|m| m.namespace().as_deref() == Some(ns))
+            .cloned()
+            .collect()
+    }
 }
 
 fn prepare<K: Resource<DynamicType = ()> + DeserializeOwned>(

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::ObjectRef;
+use super::common::{DeletionPolicy, ObjectRef};
 
 /// The agents (Connect users) that belong to a traffic distribution group: named users and
 /// selectors. In Exact mode users that are not declared are removed from the group.
@@ -44,6 +44,11 @@ pub struct AgentMembershipSpec {
     /// Agents selected by routing profile, hierarchy group or tags (union with users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<AgentSelector>,
+    /// When this object is deleted: Retain (default) leaves the agents in the group; Delete
+    /// removes the agents it declares from the group, except those another AgentMembership of
+    /// the same group declares.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
 }
 
 /// How declared agents relate to the group's members.

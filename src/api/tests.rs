@@ -55,6 +55,7 @@ fn agm() -> AgentMembershipSpec {
         mode: MembershipMode::Additive,
         users: vec!["alice".into(), "bob".into()],
         selector: None,
+        deletion_policy: DeletionPolicy::Retain,
     }
 }
 

@@ -126,6 +126,20 @@ pub fn diff(desired: &BTreeSet<String>, current: &BTreeSet<String>, mode: Mode) 
     }
 }
 
+/// On deletion with `deletionPolicy: Delete`: the group members this membership declares that no
+/// other membership of the group still declares (never anyone it does not declare). Sorted.
+pub fn release(
+    declared: &BTreeSet<String>,
+    declared_by_others: &BTreeSet<String>,
+    current: &BTreeSet<String>,
+) -> Vec<String> {
+    declared
+        .intersection(current)
+        .filter(|id| !declared_by_others.contains(*id))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +304,28 @@ mod tests {
             prop_assert!(d.disassociate.is_empty());
             let after: BTreeSet<String> = current.iter().cloned().chain(d.associate.iter().cloned()).collect();
             prop_assert!(after.is_superset(&desired));
+        }
+    }
+
+    #[test]
+    fn deleting_a_membership_releases_only_its_own_agents_still_in_the_group() {
+        let set = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+        let got = release(&set(&["a", "b", "c"]), &set(&["b"]), &set(&["a", "b", "z"]));
+        assert_eq!(got, vec!["a".to_string()]);
+    }
+
+    proptest! {
+        #[test]
+        fn a_released_agent_is_declared_by_this_membership_alone_and_is_a_member(
+            declared in proptest::collection::btree_set("[a-f]", 0..6),
+            others in proptest::collection::btree_set("[a-f]", 0..6),
+            current in proptest::collection::btree_set("[a-f]", 0..6),
+        ) {
+            for id in release(&declared, &others, &current) {
+                prop_assert!(declared.contains(&id));
+                prop_assert!(current.contains(&id));
+                prop_assert!(!others.contains(&id));
+            }
         }
     }
 }

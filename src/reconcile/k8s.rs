@@ -108,6 +108,9 @@ impl Managed for AgentMembership {
     ) -> ConnectResult<Outcome<Self::Status>> {
         membership::apply(engine, self, o, now).await
     }
+    async fn cleanup(&self, engine: &Engine, o: &dyn Objects) -> ConnectResult<Option<String>> {
+        membership::cleanup(engine, self, o).await
+    }
 }
 
 #[async_trait]
@@ -167,6 +170,13 @@ impl Objects for KubeObjects {
             .await
             .ok()
             .flatten()
+    }
+    async fn memberships(&self, namespace: &str) -> Vec<AgentMembership> {
+        Api::<AgentMembership>::namespaced(self.client.clone(), namespace)
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
     }
 }
 

@@ -9,9 +9,11 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{AgentMembership, AgentMembershipStatus, MembershipMode, common::STATUS_LIST_CAP};
+use crate::api::{
+    AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode, common::STATUS_LIST_CAP,
+};
 use crate::connect::{ConnectResult, Priority};
-use crate::plan::membership::{DesiredAgents, Mode, diff, resolve};
+use crate::plan::membership::{DesiredAgents, Mode, Resolution, diff, release, resolve};
 use crate::plan::sweep::Write;
 
 /// How many association calls are in flight at once (the scheduler paces them).
@@ -20,6 +22,111 @@ const CONCURRENCY: usize = 8;
 fn cap(mut v: Vec<String>) -> Vec<String> {
     v.truncate(STATUS_LIST_CAP);
     v
+}
+
+fn desired_of(obj: &AgentMembership) -> DesiredAgents {
+    let sel = obj.spec.selector.clone().unwrap_or_default();
+    DesiredAgents {
+        users: obj.spec.users.clone(),
+        routing_profiles: sel.routing_profiles,
+        hierarchy_groups: sel.hierarchy_groups,
+        tags: sel.tags,
+    }
+}
+
+/// Declared usernames and selectors -> user ids of the source instance.
+async fn resolve_agents(
+    engine: &Engine,
+    group: &GroupRef,
+    want: &DesiredAgents,
+    priority: Priority,
+    users_max_age: std::time::Duration,
+) -> ConnectResult<Resolution> {
+    let users = engine
+        .instance_users(
+            &group.source_region,
+            &group.instance_id,
+            want.has_selector(),
+            priority,
+            users_max_age,
+        )
+        .await?;
+    let (rps, hgs) = if want.has_selector() {
+        (
+            engine
+                .connect
+                .list_routing_profiles(&group.source_region, &group.instance_id)
+                .await?,
+            engine
+                .connect
+                .list_hierarchy_groups(&group.source_region, &group.instance_id)
+                .await?,
+        )
+    } else {
+        (vec![], vec![])
+    };
+    Ok(resolve(want, &users, &rps, &hgs))
+}
+
+/// What one batch window of association calls did.
+struct Batch {
+    added: usize,
+    removed: usize,
+    /// Associations Connect answered NotFound (A2: not a user of both regions yet).
+    not_found: Vec<String>,
+    first_error: Option<ConnectError>,
+}
+
+/// Runs (associate?, user id) calls at bulk priority, several in flight (the scheduler paces
+/// them), until done or the batch window closes; records each success in the members cache.
+async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>) -> Batch {
+    let deadline = tokio::time::Instant::now() + engine.batch_window;
+    let mut batch = Batch {
+        added: 0,
+        removed: 0,
+        not_found: Vec::new(),
+        first_error: None,
+    };
+    let mut stream = futures::stream::iter(calls.into_iter().map(|(assoc, id)| async move {
+        if tokio::time::Instant::now() >= deadline {
+            return (assoc, id, None);
+        }
+        let (region, arn, instance) = (&group.source_region, &group.arn, &group.instance_id);
+        let r = if assoc {
+            engine
+                .connect
+                .associate_group_user(region, arn, instance, &id)
+                .await
+        } else {
+            engine
+                .connect
+                .disassociate_group_user(region, arn, instance, &id)
+                .await
+        };
+        (assoc, id, Some(r))
+    }))
+    .buffer_unordered(CONCURRENCY);
+    while let Some((assoc, id, r)) = stream.next().await {
+        match r {
+            None => {}
+            Some(Ok(())) if assoc => {
+                batch.added += 1;
+                engine.record_write(&group.arn, Write::Associated(id));
+            }
+            Some(Ok(())) => {
+                batch.removed += 1;
+                engine.record_write(&group.arn, Write::Disassociated(id));
+            }
+            Some(Err(ConnectError::NotFound(_))) if assoc => batch.not_found.push(id),
+            // Not a member (any more): the goal of a disassociation is met.
+            Some(Err(ConnectError::NotFound(_))) => {
+                engine.record_write(&group.arn, Write::Disassociated(id));
+            }
+            Some(Err(e)) if batch.first_error.is_none() => batch.first_error = Some(e),
+            Some(Err(_)) => {}
+        }
+    }
+    batch
 }
 
 pub async fn apply(
@@ -72,37 +179,8 @@ pub async fn apply(
             notes: vec![],
         });
     }
-    let sel = obj.spec.selector.clone().unwrap_or_default();
-    let want = DesiredAgents {
-        users: obj.spec.users.clone(),
-        routing_profiles: sel.routing_profiles.clone(),
-        hierarchy_groups: sel.hierarchy_groups.clone(),
-        tags: sel.tags.clone(),
-    };
-    let users = engine
-        .instance_users(
-            &group.source_region,
-            &group.instance_id,
-            want.has_selector(),
-            read_priority,
-            users_max_age,
-        )
-        .await?;
-    let (rps, hgs) = if want.has_selector() {
-        (
-            engine
-                .connect
-                .list_routing_profiles(&group.source_region, &group.instance_id)
-                .await?,
-            engine
-                .connect
-                .list_hierarchy_groups(&group.source_region, &group.instance_id)
-                .await?,
-        )
-    } else {
-        (vec![], vec![])
-    };
-    let resolution = resolve(&want, &users, &rps, &hgs);
+    let want = desired_of(obj);
+    let resolution = resolve_agents(engine, &group, &want, read_priority, users_max_age).await?;
     // A2: a user not mirrored to the replica yet cannot be associated: pending, no call.
     let replica_ids: BTreeSet<String> = engine
         .instance_users(
@@ -135,66 +213,21 @@ pub async fn apply(
     let drift = drift_check && !plan.is_empty();
 
     // Execute within one window, then write progress and come back.
-    let deadline = tokio::time::Instant::now() + engine.batch_window;
-    let mut added = 0usize;
-    let mut removed = 0usize;
-    let mut first_error: Option<ConnectError> = None;
     let calls = plan
         .disassociate
         .iter()
         .map(|id| (false, id.clone()))
         .chain(plan.associate.iter().map(|id| (true, id.clone())))
         .collect::<Vec<_>>();
-    let mut stream = futures::stream::iter(calls.into_iter().map(|(assoc, id)| {
-        let group = group.clone();
-        async move {
-            if tokio::time::Instant::now() >= deadline {
-                return (assoc, id, None);
-            }
-            let r = if assoc {
-                engine
-                    .connect
-                    .associate_group_user(&group.source_region, &group.arn, &group.instance_id, &id)
-                    .await
-            } else {
-                engine
-                    .connect
-                    .disassociate_group_user(
-                        &group.source_region,
-                        &group.arn,
-                        &group.instance_id,
-                        &id,
-                    )
-                    .await
-            };
-            (assoc, id, Some(r))
-        }
-    }))
-    .buffer_unordered(CONCURRENCY);
-    while let Some((assoc, id, r)) = stream.next().await {
-        match r {
-            None => {}
-            Some(Ok(())) => {
-                if assoc {
-                    added += 1;
-                    engine.record_write(&group.arn, Write::Associated(id));
-                } else {
-                    removed += 1;
-                    engine.record_write(&group.arn, Write::Disassociated(id));
-                }
-            }
-            // A2: not (yet) a user of the source/replica: report as pending.
-            Some(Err(ConnectError::NotFound(_))) if assoc => {
-                pending_names.push(ready.get(&id).cloned().unwrap_or(id))
-            }
-            Some(Err(ConnectError::NotFound(_))) => {
-                engine.record_write(&group.arn, Write::Disassociated(id));
-            }
-            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
-            Some(Err(_)) => {}
-        }
-    }
-    drop(stream);
+    let batch = run_batch(engine, &group, calls).await;
+    let (added, removed, first_error) = (batch.added, batch.removed, batch.first_error);
+    // A2: not (yet) a user of the source/replica: report as pending.
+    pending_names.extend(
+        batch
+            .not_found
+            .into_iter()
+            .map(|id| ready.get(&id).cloned().unwrap_or(id)),
+    );
 
     let now_members = engine.known_members(&group.arn);
     let associated = resolution
@@ -299,4 +332,69 @@ pub async fn apply(
         requeue,
         notes,
     })
+}
+
+/// Finalizer step. Retain: nothing to do. Delete: disassociate the agents this membership declares
+/// that no other (live) membership of the group declares, one batch window at a time; Some(why)
+/// while some remain.
+pub async fn cleanup(
+    engine: &Engine,
+    obj: &AgentMembership,
+    objects: &dyn Objects,
+) -> ConnectResult<Option<String>> {
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(None);
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let group_name = &obj.spec.group_ref.name;
+    let Ok(group) = resolve_group(objects, &ns, group_name).await else {
+        // The group object is gone (with its members, under deletionPolicy Delete) or never
+        // became ready: there is no group to take agents out of.
+        return Ok(None);
+    };
+    let mine = resolve_agents(
+        engine,
+        &group,
+        &desired_of(obj),
+        Priority::Normal,
+        std::time::Duration::ZERO,
+    )
+    .await?;
+    let mut kept = BTreeSet::new();
+    for other in objects.memberships(&ns).await {
+        let live = other.metadata.deletion_timestamp.is_none();
+        if live && other.spec.group_ref.name == *group_name && other.uid() != obj.uid() {
+            let theirs = resolve_agents(
+                engine,
+                &group,
+                &desired_of(&other),
+                Priority::Normal,
+                engine.resync / 2,
+            )
+            .await?;
+            kept.extend(theirs.ids.into_keys());
+        }
+    }
+    let declared: BTreeSet<String> = mine.ids.into_keys().collect();
+    let (current, _) = engine
+        .group_members(&group.source_region, &group.arn)
+        .await?;
+    let to_release = release(&declared, &kept, &current);
+    if to_release.is_empty() {
+        return Ok(None);
+    }
+    let total = to_release.len();
+    let batch = run_batch(
+        engine,
+        &group,
+        to_release.into_iter().map(|id| (false, id)).collect(),
+    )
+    .await;
+    if let Some(e) = batch.first_error
+        && batch.removed == 0
+    {
+        return Err(e);
+    }
+    let left = total - batch.removed;
+    Ok((left > 0).then(|| format!("removing agents from the group: {left} of {total} left")))
 }

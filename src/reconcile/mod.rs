@@ -27,6 +27,8 @@ use crate::connect::{ConnectApi, ConnectError, ErrorClass};
 pub trait Objects: Send + Sync {
     async fn replica(&self, namespace: &str, name: &str) -> Option<InstanceReplica>;
     async fn group(&self, namespace: &str, name: &str) -> Option<TrafficDistributionGroup>;
+    /// Every AgentMembership of the namespace.
+    async fn memberships(&self, namespace: &str) -> Vec<api::AgentMembership>;
 }
 
 /// Shared by every reconcile pass.

@@ -451,6 +451,12 @@ fn table() -> Vec<(Bad, &'static str)> {
             "Unsupported value: \"Sometimes\""
         ),
         bad!(
+            "membership deletion policy enum",
+            AGM,
+            "  groupRef: {name: g}\n  users: [alice]\n  deletionPolicy: Purge\n",
+            "Unsupported value: \"Purge\""
+        ),
+        bad!(
             "nobody",
             AGM,
             "  groupRef: {name: g}\n  mode: Exact\n",

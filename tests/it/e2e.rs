@@ -928,3 +928,78 @@ async fn with_leader_election_only_the_lease_holder_acts_and_a_standby_takes_ove
             .is_empty()
     );
 }
+
+fn named_members_yaml(name: &str, group: &str, from: usize, to: usize, policy: &str) -> String {
+    let users: Vec<String> = (from..=to).map(|i| format!("\"agent{i:03}\"")).collect();
+    format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: {name}}}\nspec:\n  groupRef: {{name: {group}}}\n  mode: Additive\n  deletionPolicy: {policy}\n  users: [{}]\n",
+        users.join(",")
+    )
+}
+
+/// Sorted user ids of agentFROM..=agentTO.
+async fn agent_ids(c: &aws_sdk_connect::Client, from: usize, to: usize) -> Vec<String> {
+    let wanted: Vec<String> = (from..=to).map(|i| format!("agent{i:03}")).collect();
+    let users = c
+        .list_users()
+        .instance_id(INSTANCE)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = users
+        .user_summary_list()
+        .iter()
+        .filter(|u| wanted.iter().any(|w| Some(w.as_str()) == u.username()))
+        .filter_map(|u| u.id().map(str::to_string))
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), wanted.len(), "every agent exists");
+    ids
+}
+
+/// deletionPolicy on AgentMembership: Delete takes out only the agents no other membership of
+/// the group declares; Retain (the default) leaves the group as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_membership_removes_only_its_own_agents_when_its_policy_is_delete() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-agm-delete");
+    let emu = start_emulator(&["--replication-seconds", "1"]);
+    let _ctl = start_controller(bed, &ns, &emu.url);
+    apply(
+        bed,
+        &ns,
+        &format!(
+            "{}---\n{}---\n{}---\n{}",
+            replica_yaml(),
+            group_yaml("team", "Retain"),
+            named_members_yaml("leaving", "team", 1, 10, "Delete"),
+            named_members_yaml("staying", "team", 6, 15, "Retain"),
+        ),
+    );
+    wait_ready(bed, &ns, "agm/leaving", "120s");
+    wait_ready(bed, &ns, "agm/staying", "60s");
+    let west = connect(&emu.url, "us-west-2").await;
+    let arn = group_arn(bed, &ns, "team").await;
+    assert_eq!(members(&west, &arn).await, agent_ids(&west, 1, 15).await);
+
+    let out = bed.kubectl(&["delete", "-n", &ns, "agm/leaving", "--timeout=60s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        members(&west, &arn).await,
+        agent_ids(&west, 6, 15).await,
+        "agents 1-5 leave; 6-10 are still declared by `staying`"
+    );
+
+    let out = bed.kubectl(&["delete", "-n", &ns, "agm/staying", "--timeout=60s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(members(&west, &arn).await, agent_ids(&west, 6, 15).await);
+}
