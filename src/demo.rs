@@ -703,6 +703,19 @@ impl ConnectApi for DryRun {
     ) -> ConnectResult<Vec<PhoneNumberInfo>> {
         self.inner.list_phone_numbers(r, p).await
     }
+    async fn tag_resource(
+        &self,
+        r: &str,
+        arn: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ConnectResult<()> {
+        self.record(r, format!("TagResource {arn} {tags:?}"));
+        Ok(())
+    }
+    async fn untag_resource(&self, r: &str, arn: &str, keys: &[String]) -> ConnectResult<()> {
+        self.record(r, format!("UntagResource {arn} {keys:?}"));
+        Ok(())
+    }
     async fn update_phone_number(
         &self,
         r: &str,

@@ -365,6 +365,7 @@ fn traffic_distribution_group(s: &mut Value) {
     immutable_optional(s, "spec", "replicaRef", msg::IMMUTABLE_INSTANCE);
     immutable_optional(s, "spec", "instanceArn", msg::IMMUTABLE_INSTANCE);
     immutable_optional(s, "spec", "name", msg::IMMUTABLE_NAME);
+    immutable_optional(s, "spec", "description", msg::IMMUTABLE_DESCRIPTION);
     rule(s, "spec.default", "self == oldSelf", msg::IMMUTABLE_DEFAULT);
     merge(
         s,

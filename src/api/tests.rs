@@ -191,6 +191,10 @@ fn traffic_distribution_group_rules() {
     assert!(m.iter().any(|m| m.contains(msg::IMMUTABLE_NAME)));
     let mut new = tdg();
     new.description = Some("changed".into());
+    let m = messages(validate::traffic_distribution_group_update(&tdg(), &new));
+    assert!(m.iter().any(|m| m.contains(msg::IMMUTABLE_DESCRIPTION)));
+    let mut new = tdg();
+    new.tags.insert("tier".into(), "gold".into());
     new.phone_numbers.push("+14255550101".into());
     validate::traffic_distribution_group_update(&tdg(), &new).unwrap();
 }

@@ -100,4 +100,7 @@ pub struct TrafficDistributionGroupStatus {
     /// Phone numbers the controller has moved into this group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_phone_numbers: Vec<String>,
+    /// Tag keys the controller has set on the group (only these are ever removed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_tags: Vec<String>,
 }

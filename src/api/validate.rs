@@ -42,6 +42,8 @@ pub mod msg {
     pub const IMMUTABLE_INSTANCE: &str = "replicaRef and instanceArn are immutable";
     pub const IMMUTABLE_DEFAULT: &str = "default is immutable";
     pub const IMMUTABLE_NAME: &str = "name (the Connect name) is immutable";
+    pub const IMMUTABLE_DESCRIPTION: &str =
+        "description is immutable: Connect cannot change the description of an existing group";
     pub const IMMUTABLE_GROUP_REF: &str = "groupRef is immutable";
     pub const IMMUTABLE_TABLE: &str = "tableName is immutable";
     pub const TAG_AWS_PREFIX: &str = "tag keys must not start with aws:";
@@ -325,6 +327,11 @@ pub fn traffic_distribution_group_update(
         msg::IMMUTABLE_DEFAULT,
     );
     e.check(old.name == new.name, "spec", msg::IMMUTABLE_NAME);
+    e.check(
+        old.description == new.description,
+        "spec",
+        msg::IMMUTABLE_DESCRIPTION,
+    );
     e.done()
 }
 

@@ -135,6 +135,15 @@ pub trait ConnectApi: Send + Sync {
         target_arn: &str,
         client_token: &str,
     ) -> ConnectResult<()>;
+    /// Sets tags on a resource (TagResource); other tags stay.
+    async fn tag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ConnectResult<()>;
+    /// Removes tag keys from a resource (UntagResource).
+    async fn untag_resource(&self, region: &str, arn: &str, keys: &[String]) -> ConnectResult<()>;
     async fn list_lambda_functions(
         &self,
         region: &str,

@@ -794,6 +794,39 @@ impl ConnectApi for SdkConnect {
         .await
     }
 
+    async fn tag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ConnectResult<()> {
+        let tags: std::collections::HashMap<String, String> =
+            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.call(region, "TagResource", Priority::Normal, |c| async move {
+            c.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn untag_resource(&self, region: &str, arn: &str, keys: &[String]) -> ConnectResult<()> {
+        self.call(region, "UntagResource", Priority::Normal, |c| async move {
+            c.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn update_phone_number(
         &self,
         region: &str,

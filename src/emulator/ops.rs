@@ -106,6 +106,14 @@ pub fn route(method: &str, raw_path: &str) -> Route {
         ),
         ["users-summary", inst] => (&[("GET", "ListUsers")], vec![inst.to_string()]),
         ["search-users"] => (&[("POST", "SearchUsers")], vec![]),
+        ["tags", arn] => (
+            &[
+                ("POST", "TagResource"),
+                ("DELETE", "UntagResource"),
+                ("GET", "ListTagsForResource"),
+            ],
+            vec![arn.to_string()],
+        ),
         ["users", inst] => (&[("PUT", "CreateUser")], vec![inst.to_string()]),
         ["users", inst, user] => (
             &[("GET", "DescribeUser"), ("DELETE", "DeleteUser")],
@@ -172,6 +180,8 @@ impl Ctx<'_> {
 pub struct Req {
     pub labels: Vec<String>,
     pub query: HashMap<String, String>,
+    /// Every value of a repeated query parameter (UntagResource's `tagKeys`).
+    pub query_all: Vec<(String, String)>,
     pub body: Value,
 }
 
@@ -197,6 +207,9 @@ pub fn execute(st: &mut State, ctx: &Ctx, req: &Req) -> R {
         "ListInstances" => list_instances(st, ctx, req),
         "CreateTrafficDistributionGroup" => create_tdg(st, ctx, req),
         "DescribeTrafficDistributionGroup" => describe_tdg(st, ctx, req),
+        "TagResource" => tag_resource(st, ctx, req),
+        "UntagResource" => untag_resource(st, ctx, req),
+        "ListTagsForResource" => list_tags(st, ctx, req),
         "ListTrafficDistributionGroups" => list_tdgs(st, ctx, req),
         "DeleteTrafficDistributionGroup" => delete_tdg(st, ctx, req),
         "UpdateTrafficDistribution" => update_distribution(st, ctx, req),
@@ -755,6 +768,53 @@ fn create_tdg(st: &mut State, ctx: &Ctx, req: &Req) -> R {
 fn describe_tdg(st: &mut State, ctx: &Ctx, req: &Req) -> R {
     let id = find_tdg_id(st, ctx, &req.labels[0])?;
     Ok(json!({"TrafficDistributionGroup": tdg_json(st, &st.tdgs[&id], ctx.now)}))
+}
+
+/// The group a tagging call names by ARN (tags are only emulated for groups).
+fn tagged_tdg(st: &State, ctx: &Ctx, arn: &str) -> Result<String, ApiError> {
+    if !arn.starts_with("arn:") || !arn.contains(":traffic-distribution-group/") {
+        return Err(ctx.bad(format!(
+            "{arn:?}: this emulator tags traffic distribution groups only, addressed by ARN"
+        )));
+    }
+    find_tdg_id(st, ctx, arn)
+}
+
+fn tag_resource(st: &mut State, ctx: &Ctx, req: &Req) -> R {
+    let id = tagged_tdg(st, ctx, &req.labels[0])?;
+    let bd = body(req);
+    let tags = b(ctx, bd.tags("tags"))?.ok_or_else(|| ctx.bad("tags is required"))?;
+    let g = st.tdgs.get_mut(&id).expect("found above");
+    let mut merged = g.tags.clone();
+    merged.extend(tags);
+    if merged.len() > 50 {
+        return Err(ctx.bad("a resource can carry at most 50 tags"));
+    }
+    g.tags = merged;
+    Ok(json!({}))
+}
+
+fn untag_resource(st: &mut State, ctx: &Ctx, req: &Req) -> R {
+    let id = tagged_tdg(st, ctx, &req.labels[0])?;
+    let keys: Vec<&str> = req
+        .query_all
+        .iter()
+        .filter(|(k, _)| k == "tagKeys")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(ctx.bad("tagKeys must name between 1 and 50 keys"));
+    }
+    let g = st.tdgs.get_mut(&id).expect("found above");
+    for k in keys {
+        g.tags.remove(k);
+    }
+    Ok(json!({}))
+}
+
+fn list_tags(st: &mut State, ctx: &Ctx, req: &Req) -> R {
+    let id = tagged_tdg(st, ctx, &req.labels[0])?;
+    Ok(json!({"tags": st.tdgs[&id].tags}))
 }
 
 fn list_tdgs(st: &mut State, ctx: &Ctx, req: &Req) -> R {

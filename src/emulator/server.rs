@@ -137,7 +137,11 @@ pub fn sigv4_region(headers: &HeaderMap) -> Option<String> {
 }
 
 fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    let mut m = HashMap::new();
+    parse_query_all(q).into_iter().collect()
+}
+
+fn parse_query_all(q: Option<&str>) -> Vec<(String, String)> {
+    let mut m = Vec::new();
     if let Some(q) = q {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -146,7 +150,7 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
                     .decode_utf8_lossy()
                     .into_owned()
             };
-            m.insert(dec(k), dec(v));
+            m.push((dec(k), dec(v)));
         }
     }
     m
@@ -294,6 +298,7 @@ async fn api(
                     let req = Req {
                         labels,
                         query: parse_query(query),
+                        query_all: parse_query_all(query),
                         body,
                     };
                     let ctx = Ctx {

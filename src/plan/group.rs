@@ -1,7 +1,7 @@
 //! Traffic distribution groups: find or create (or adopt the default), wait for ACTIVE, and keep
 //! the declared phone numbers in the group (G1, G2, G5, G6).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::connect::{GroupInfo, PhoneNumberInfo};
 
@@ -112,6 +112,39 @@ pub fn numbers_in_group(group_arn: &str, claimed: &[PhoneNumberInfo]) -> Vec<(St
         .collect()
 }
 
+/// Tag changes on a group: declared tags set where missing or different; keys the controller
+/// set earlier (`managed`) that are no longer declared removed; tags a person added left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TagPlan {
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
+impl TagPlan {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+pub fn tags(
+    desired: &BTreeMap<String, String>,
+    managed: &BTreeSet<String>,
+    current: &BTreeMap<String, String>,
+) -> TagPlan {
+    TagPlan {
+        set: desired
+            .iter()
+            .filter(|(k, v)| current.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        remove: managed
+            .iter()
+            .filter(|k| !desired.contains_key(*k) && current.contains_key(*k))
+            .cloned()
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +233,65 @@ mod tests {
             vec![("p1".to_string(), "+1".to_string())],
             "+2 was not put there by the controller"
         );
+    }
+
+    fn map(v: &[(&str, &str)]) -> BTreeMap<String, String> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn declared_tags_are_set_where_missing_or_changed() {
+        let p = tags(
+            &map(&[("team", "support"), ("tier", "gold")]),
+            &BTreeSet::new(),
+            &map(&[("team", "sales")]),
+        );
+        assert_eq!(p.set, map(&[("team", "support"), ("tier", "gold")]));
+        assert!(p.remove.is_empty());
+    }
+
+    #[test]
+    fn a_tag_dropped_from_the_spec_is_removed_only_if_the_controller_set_it() {
+        let managed: BTreeSet<String> = ["tier".to_string()].into();
+        let p = tags(
+            &map(&[]),
+            &managed,
+            &map(&[("tier", "gold"), ("owner", "alice")]),
+        );
+        assert_eq!(p.remove, vec!["tier".to_string()]);
+        assert!(p.set.is_empty(), "the person's owner tag stays");
+    }
+
+    #[test]
+    fn matching_tags_need_no_call() {
+        let d = map(&[("team", "support")]);
+        let managed: BTreeSet<String> = ["team".to_string()].into();
+        assert!(tags(&d, &managed, &map(&[("team", "support"), ("x", "y")])).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn after_the_plan_declared_tags_hold_and_unmanaged_tags_are_untouched(
+            desired in proptest::collection::btree_map("[a-d]", "[xy]", 0..4),
+            managed in proptest::collection::btree_set("[a-d]", 0..4),
+            current in proptest::collection::btree_map("[a-f]", "[xy]", 0..6),
+        ) {
+            let p = tags(&desired, &managed, &current);
+            let mut after = current.clone();
+            after.extend(p.set.clone());
+            for k in &p.remove {
+                after.remove(k);
+            }
+            for (k, v) in &desired {
+                proptest::prop_assert_eq!(after.get(k), Some(v));
+            }
+            for (k, v) in &current {
+                if !managed.contains(k) && !desired.contains_key(k) {
+                    proptest::prop_assert_eq!(after.get(k), Some(v));
+                }
+            }
+        }
     }
 }

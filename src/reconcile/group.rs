@@ -11,7 +11,9 @@ use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus};
 use crate::connect::{
     ConnectResult, CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of,
 };
-use crate::plan::group::{DesiredGroup, Lifecycle, find, lifecycle, numbers, numbers_in_group};
+use crate::plan::group::{
+    DesiredGroup, Lifecycle, find, lifecycle, numbers, numbers_in_group, tags,
+};
 
 /// The instance and both regions a group lives in.
 #[derive(Debug, Clone)]
@@ -233,6 +235,57 @@ pub async fn apply(
         ));
     }
     status.managed_phone_numbers = managed.into_iter().collect();
+
+    // Tags: the list call does not return them; Describe does.
+    let described = engine
+        .connect
+        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
+        .await?;
+    let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
+    let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
+    if !tag_plan.set.is_empty() {
+        engine
+            .connect
+            .tag_resource(&p.source_region, &g.arn, &tag_plan.set)
+            .await?;
+    }
+    if !tag_plan.remove.is_empty() {
+        engine
+            .connect
+            .untag_resource(&p.source_region, &g.arn, &tag_plan.remove)
+            .await?;
+    }
+    status.managed_tags = obj.spec.tags.keys().cloned().collect();
+    if !tag_plan.is_empty() {
+        let keys: Vec<&str> = tag_plan
+            .set
+            .keys()
+            .chain(tag_plan.remove.iter())
+            .map(String::as_str)
+            .collect();
+        let was_ready = obj.metadata.generation
+            == obj.status.as_ref().and_then(|s| s.observed_generation)
+            && obj
+                .status
+                .as_ref()
+                .is_some_and(|s| conditions::is_true(&s.conditions, conditions::READY));
+        if was_ready {
+            crate::metrics::drift("TrafficDistributionGroup", "tags");
+            notes.push(Note::warning(
+                "DriftCorrected",
+                format!(
+                    "tags changed outside the controller restored: {}",
+                    keys.join(", ")
+                ),
+            ));
+        } else {
+            notes.push(Note::normal(
+                "TagsUpdated",
+                format!("tags set or removed: {}", keys.join(", ")),
+            ));
+        }
+    }
+
     let verdict = if !plan.missing.is_empty() {
         Verdict::Stalled {
             reason: "PhoneNumberNotClaimed".into(),

@@ -669,6 +669,15 @@ fn transitions() -> Vec<(Bad, &'static str)> {
         ),
         (
             t(
+                "description added",
+                TDG_OK,
+                "  replicaRef: {name: support-center}\n  default: true\n  description: now described\n",
+                msg::IMMUTABLE_DESCRIPTION,
+            ),
+            TDG,
+        ),
+        (
+            t(
                 "membership groupRef changed",
                 AGM_OK,
                 "  groupRef: {name: h}\n  users: [alice]\n",

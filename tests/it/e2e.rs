@@ -1003,3 +1003,79 @@ async fn deleting_a_membership_removes_only_its_own_agents_when_its_policy_is_de
     );
     assert_eq!(members(&west, &arn).await, agent_ids(&west, 6, 15).await);
 }
+
+fn tagged_group_yaml(tags: &str) -> String {
+    format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {{name: tagged}}\nspec:\n  replicaRef: {{name: support-center}}\n  tags: {{{tags}}}\n"
+    )
+}
+
+async fn group_tags(c: &aws_sdk_connect::Client, arn: &str) -> Vec<(String, String)> {
+    let out = c
+        .describe_traffic_distribution_group()
+        .traffic_distribution_group_id(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut tags: Vec<(String, String)> = out
+        .traffic_distribution_group()
+        .and_then(|g| g.tags())
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    tags.sort();
+    tags
+}
+
+/// Tags are declarative: changes in Connect are undone, tags dropped from the spec are removed,
+/// and a tag a person added stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_tags_follow_the_spec_and_keep_tags_a_person_added() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-tags");
+    let emu = start_emulator(&["--replication-seconds", "1"]);
+    let _ctl = start_controller(bed, &ns, &emu.url);
+    apply(
+        bed,
+        &ns,
+        &format!(
+            "{}---\n{}",
+            replica_yaml(),
+            tagged_group_yaml("team: support, tier: gold")
+        ),
+    );
+    wait_ready(bed, &ns, "tdg/tagged", "90s");
+    let west = connect(&emu.url, "us-west-2").await;
+    let arn = group_arn(bed, &ns, "tagged").await;
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        group_tags(&west, &arn).await,
+        [pair("team", "support"), pair("tier", "gold")]
+    );
+
+    west.tag_resource()
+        .resource_arn(&arn)
+        .tags("team", "sales")
+        .tags("owner", "alice")
+        .send()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "team tag restored", || async {
+        group_tags(&west, &arn).await
+            == [
+                pair("owner", "alice"),
+                pair("team", "support"),
+                pair("tier", "gold"),
+            ]
+    })
+    .await;
+
+    apply(bed, &ns, &tagged_group_yaml("team: support"));
+    eventually(Duration::from_secs(30), "tier tag removed", || async {
+        group_tags(&west, &arn).await == [pair("owner", "alice"), pair("team", "support")]
+    })
+    .await;
+    assert_eq!(
+        jsonpath(bed, &ns, "tdg/tagged", "{.status.managedTags}"),
+        "[\"team\"]"
+    );
+}

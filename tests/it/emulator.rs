@@ -1889,3 +1889,65 @@ async fn seed_aws_cli_commands() {
     );
     assert!(ok && !out.contains(&alice), "{out}");
 }
+
+#[tokio::test]
+async fn groups_are_tagged_and_untagged_by_arn_and_describe_shows_the_tags() {
+    let emu = Emulator::start();
+    replicated(&emu).await;
+    let (id, arn) = create_group(&emu, "tagged").await;
+    let west = emu.client(SOURCE);
+    west.tag_resource()
+        .resource_arn(&arn)
+        .tags("team", "support")
+        .tags("cost-center", "42")
+        .tags("tier", "gold")
+        .send()
+        .await
+        .unwrap();
+    west.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("tier")
+        .tag_keys("cost-center")
+        .send()
+        .await
+        .unwrap();
+    let listed = west
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let tags = listed.tags().unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags["team"], "support");
+    let described = west
+        .describe_traffic_distribution_group()
+        .traffic_distribution_group_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described
+            .traffic_distribution_group()
+            .unwrap()
+            .tags()
+            .unwrap()["team"],
+        "support"
+    );
+    let e = west
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags("aws:reserved", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidParameterException");
+    let e = west
+        .tag_resource()
+        .resource_arn(arn.replace(&id, "00000000-0000-4000-8000-000000000000"))
+        .tags("team", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+}
