@@ -1494,6 +1494,23 @@ async fn responses_match_botocore_service_model() {
     let west = emu.client(SOURCE);
     let east = emu.client(REPLICA);
     let (gid, garn) = create_group(&emu, "model").await;
+    west.tag_resource()
+        .resource_arn(&garn)
+        .tags("team", "support")
+        .send()
+        .await
+        .unwrap();
+    west.list_tags_for_resource()
+        .resource_arn(&garn)
+        .send()
+        .await
+        .unwrap();
+    west.untag_resource()
+        .resource_arn(&garn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
     west.describe_instance()
         .instance_id(INSTANCE_ID)
         .send()
