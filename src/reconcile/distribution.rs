@@ -156,8 +156,11 @@ pub async fn apply(
             after.max(Duration::from_secs(1)),
         ),
         Decision::Update { update, last_step } => {
-            let drift = obj.metadata.generation == status.observed_generation
-                && conditions::is_true(&status.conditions, conditions::READY);
+            let drift = settled(
+                obj.metadata.generation,
+                status.observed_generation,
+                &status.conditions,
+            );
             // Send where the traffic goes after this step.
             let step_order = preferred_regions(
                 update

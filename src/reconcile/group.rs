@@ -263,13 +263,12 @@ pub async fn apply(
             .chain(tag_plan.remove.iter())
             .map(String::as_str)
             .collect();
-        let was_ready = obj.metadata.generation
-            == obj.status.as_ref().and_then(|s| s.observed_generation)
-            && obj
-                .status
-                .as_ref()
-                .is_some_and(|s| conditions::is_true(&s.conditions, conditions::READY));
-        if was_ready {
+        let before = obj.status.clone().unwrap_or_default();
+        if settled(
+            obj.metadata.generation,
+            before.observed_generation,
+            &before.conditions,
+        ) {
             crate::metrics::drift("TrafficDistributionGroup", "tags");
             notes.push(Note::warning(
                 "DriftCorrected",

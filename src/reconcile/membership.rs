@@ -155,8 +155,11 @@ pub async fn apply(
 
     // A pass over a Ready object whose spec was already applied is a drift check: its reads go
     // at background priority (within the budget) and reuse what other memberships just read.
-    let drift_check = obj.metadata.generation == status.observed_generation
-        && conditions::is_true(&status.conditions, conditions::READY);
+    let drift_check = settled(
+        obj.metadata.generation,
+        status.observed_generation,
+        &status.conditions,
+    );
     let (read_priority, users_max_age) = if drift_check {
         (Priority::Background, engine.resync / 2)
     } else {

@@ -139,6 +139,16 @@ has_conditions!(
     api::CallerDenylistStatus
 );
 
+/// Whether the object's current spec was applied and it is Ready, so that a difference found now
+/// was made behind the controller's back (drift), and reads are drift checks.
+pub fn settled(
+    generation: Option<i64>,
+    observed_generation: Option<i64>,
+    conds: &[Condition],
+) -> bool {
+    generation == observed_generation && conditions::is_true(conds, conditions::READY)
+}
+
 /// Writes the verdict into the conditions (kstatus) and observedGeneration.
 pub fn apply_verdict<S: HasConditions>(
     status: &mut S,

@@ -321,21 +321,7 @@ async fn replica_group_300_agents_and_60_40_split_converge_and_stay_converged() 
     let west = connect(&emu.url, "us-west-2").await;
     let east = connect(&emu.url, "us-east-1").await;
     let arn = group_arn(bed, &ns, "overflow").await;
-    let users = west
-        .list_users()
-        .instance_id(INSTANCE)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    let mut want: Vec<String> = users
-        .user_summary_list()
-        .iter()
-        .filter(|u| u.username().is_some_and(|n| n.starts_with("agent")))
-        .filter_map(|u| u.id().map(str::to_string))
-        .collect();
-    want.sort();
-    assert_eq!(want.len(), 300);
+    let want = agent_ids(&west, 1, 300).await;
     assert_eq!(
         members(&west, &arn).await,
         want,
@@ -929,6 +915,15 @@ async fn with_leader_election_only_the_lease_holder_acts_and_a_standby_takes_ove
     );
 }
 
+/// A namespace, an emulator (replication in 1 s) and a controller for it.
+fn scenario(prefix: &str) -> (&'static TestBed, String, Emulator, Proc) {
+    let bed = TestBed::shared();
+    let ns = bed.namespace(prefix);
+    let emu = start_emulator(&["--replication-seconds", "1"]);
+    let ctl = start_controller(bed, &ns, &emu.url);
+    (bed, ns, emu, ctl)
+}
+
 fn named_members_yaml(name: &str, group: &str, from: usize, to: usize, policy: &str) -> String {
     let users: Vec<String> = (from..=to).map(|i| format!("\"agent{i:03}\"")).collect();
     format!(
@@ -962,10 +957,7 @@ async fn agent_ids(c: &aws_sdk_connect::Client, from: usize, to: usize) -> Vec<S
 /// the group declares; Retain (the default) leaves the group as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_membership_removes_only_its_own_agents_when_its_policy_is_delete() {
-    let bed = TestBed::shared();
-    let ns = bed.namespace("e2e-agm-delete");
-    let emu = start_emulator(&["--replication-seconds", "1"]);
-    let _ctl = start_controller(bed, &ns, &emu.url);
+    let (bed, ns, emu, _ctl) = scenario("e2e-agm-delete");
     apply(
         bed,
         &ns,
@@ -1030,10 +1022,7 @@ async fn group_tags(c: &aws_sdk_connect::Client, arn: &str) -> Vec<(String, Stri
 /// and a tag a person added stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_tags_follow_the_spec_and_keep_tags_a_person_added() {
-    let bed = TestBed::shared();
-    let ns = bed.namespace("e2e-tags");
-    let emu = start_emulator(&["--replication-seconds", "1"]);
-    let _ctl = start_controller(bed, &ns, &emu.url);
+    let (bed, ns, emu, _ctl) = scenario("e2e-tags");
     apply(
         bed,
         &ns,
