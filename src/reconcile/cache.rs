@@ -32,38 +32,37 @@ pub struct SweepInFlight {
 
 pub type MembersCache = Arc<Mutex<HashMap<String, GroupMembers>>>;
 
-/// One instance's users in one region, as read at `fetched`.
-#[derive(Debug, Clone)]
+/// One instance's users in one region, from a read that started at `started`. The async lock
+/// makes concurrent passes share one read instead of each holding a copy of 5,000 users.
+#[derive(Debug, Default)]
 pub struct CachedUsers {
-    pub users: Arc<Vec<UserInfo>>,
-    pub fetched: Instant,
+    pub read: tokio::sync::Mutex<Option<(Instant, Arc<Vec<UserInfo>>)>>,
 }
 
 /// (region, instance id, with details from SearchUsers)
 pub type UsersKey = (String, String, bool);
 
 impl Engine {
-    /// The group's members. The first time they are read in full (the controller is about to act
-    /// on them); afterwards the known set is returned at once and, once per resync, a paced
-    /// background sweep re-reads the group. The second value is when a sweep in flight should end.
-    pub async fn group_members(
+    /// Makes sure the group's members are known: the first time they are read in full (the
+    /// controller is about to act on them); afterwards, once per resync, a paced background sweep
+    /// re-reads the group. Returns when a sweep in flight should end. Look at the members with
+    /// [`Engine::with_members`], which does not copy them (5,000 ids per pass add up).
+    pub async fn ensure_members(
         &self,
         region: &str,
         group: &str,
-    ) -> ConnectResult<(BTreeSet<String>, Option<Instant>)> {
+    ) -> ConnectResult<Option<Instant>> {
         let now = Instant::now();
         {
             let mut map = self.members.lock();
             if let Some(g) = map.get_mut(group) {
-                let known = g.known.clone();
                 if let Some(s) = &g.sweep {
-                    return Ok((known, Some(s.eta)));
+                    return Ok(Some(s.eta));
                 }
                 if sweep::due(now - g.checked, false, self.resync) {
-                    let eta = self.start_sweep(g, region, group, now);
-                    return Ok((known, Some(eta)));
+                    return Ok(Some(self.start_sweep(g, region, group, now)));
                 }
-                return Ok((known, None));
+                return Ok(None);
             }
         }
         let read: BTreeSet<String> = self
@@ -75,12 +74,21 @@ impl Engine {
         self.members.lock().insert(
             group.to_string(),
             GroupMembers {
-                known: read.clone(),
+                known: read,
                 checked: Instant::now(),
                 sweep: None,
             },
         );
-        Ok((read, None))
+        Ok(None)
+    }
+
+    /// Runs `f` on the members known for a group now (empty when never read).
+    pub fn with_members<T>(&self, group: &str, f: impl FnOnce(&BTreeSet<String>) -> T) -> T {
+        let map = self.members.lock();
+        match map.get(group) {
+            Some(g) => f(&g.known),
+            None => f(&BTreeSet::new()),
+        }
     }
 
     /// Records one of the controller's own successful writes to a group.
@@ -94,15 +102,6 @@ impl Engine {
                 s.writes.push(write);
             }
         }
-    }
-
-    /// The members known for a group now (after the writes of this pass).
-    pub fn known_members(&self, group: &str) -> BTreeSet<String> {
-        self.members
-            .lock()
-            .get(group)
-            .map(|g| g.known.clone())
-            .unwrap_or_default()
     }
 
     /// Marks a sweep in flight and spawns it; returns its expected end.
@@ -131,7 +130,9 @@ impl Engine {
     }
 
     /// An instance's users in a region (with routing profile, hierarchy group and tags when
-    /// `detailed`), reused when read less than `max_age` ago.
+    /// `detailed`): reused when the last read started less than `max_age` ago, or started after
+    /// this call was made (so it is as fresh as a read of our own); concurrent callers share one
+    /// read.
     pub async fn instance_users(
         &self,
         region: &str,
@@ -140,12 +141,16 @@ impl Engine {
         priority: Priority,
         max_age: Duration,
     ) -> ConnectResult<Arc<Vec<UserInfo>>> {
+        let asked = Instant::now();
         let key: UsersKey = (region.to_string(), instance_id.to_string(), detailed);
-        if let Some(c) = self.users.lock().get(&key)
-            && c.fetched.elapsed() < max_age
+        let slot = self.users.lock().entry(key).or_default().clone();
+        let mut read = slot.read.lock().await;
+        if let Some((started, users)) = &*read
+            && (*started >= asked || started.elapsed() < max_age)
         {
-            return Ok(c.users.clone());
+            return Ok(users.clone());
         }
+        let started = Instant::now();
         let users = Arc::new(if detailed {
             self.connect
                 .search_users(region, instance_id, priority)
@@ -155,13 +160,7 @@ impl Engine {
                 .list_users(region, instance_id, priority)
                 .await?
         });
-        self.users.lock().insert(
-            key,
-            CachedUsers {
-                users: users.clone(),
-                fetched: Instant::now(),
-            },
-        );
+        *read = Some((started, users.clone()));
         Ok(users)
     }
 }

@@ -185,7 +185,7 @@ pub async fn apply(
     let want = desired_of(obj);
     let resolution = resolve_agents(engine, &group, &want, read_priority, users_max_age).await?;
     // A2: a user not mirrored to the replica yet cannot be associated: pending, no call.
-    let replica_ids: BTreeSet<String> = engine
+    let replica_users = engine
         .instance_users(
             &group.replica_region,
             &group.instance_id,
@@ -193,26 +193,25 @@ pub async fn apply(
             read_priority,
             users_max_age,
         )
-        .await?
-        .iter()
-        .map(|u| u.id.clone())
-        .collect();
+        .await?;
+    let replica_ids: std::collections::HashSet<&str> =
+        replica_users.iter().map(|u| u.id.as_str()).collect();
     let (ready, pending): (BTreeMap<String, String>, BTreeMap<String, String>) = resolution
         .ids
         .clone()
         .into_iter()
-        .partition(|(id, _)| replica_ids.contains(id));
+        .partition(|(id, _)| replica_ids.contains(id.as_str()));
     let mut pending_names: Vec<String> = pending.values().cloned().collect();
 
-    let (current, sweep_eta) = engine
-        .group_members(&group.source_region, &group.arn)
+    let sweep_eta = engine
+        .ensure_members(&group.source_region, &group.arn)
         .await?;
     let mode = match obj.spec.mode {
         MembershipMode::Exact => Mode::Exact,
         MembershipMode::Additive => Mode::Additive,
     };
     let desired_ids: BTreeSet<String> = ready.keys().cloned().collect();
-    let plan = diff(&desired_ids, &current, mode);
+    let plan = engine.with_members(&group.arn, |current| diff(&desired_ids, current, mode));
     let drift = drift_check && !plan.is_empty();
 
     // Execute within one window, then write progress and come back.
@@ -232,12 +231,13 @@ pub async fn apply(
             .map(|id| ready.get(&id).cloned().unwrap_or(id)),
     );
 
-    let now_members = engine.known_members(&group.arn);
-    let associated = resolution
-        .ids
-        .keys()
-        .filter(|id| now_members.contains(*id))
-        .count();
+    let associated = engine.with_members(&group.arn, |members| {
+        resolution
+            .ids
+            .keys()
+            .filter(|id| members.contains(*id))
+            .count()
+    });
     let desired_count = resolution.ids.len();
     pending_names.sort();
     pending_names.dedup();
@@ -379,10 +379,10 @@ pub async fn cleanup(
         }
     }
     let declared: BTreeSet<String> = mine.ids.into_keys().collect();
-    let (current, _) = engine
-        .group_members(&group.source_region, &group.arn)
+    engine
+        .ensure_members(&group.source_region, &group.arn)
         .await?;
-    let to_release = release(&declared, &kept, &current);
+    let to_release = engine.with_members(&group.arn, |current| release(&declared, &kept, current));
     if to_release.is_empty() {
         return Ok(None);
     }

@@ -46,7 +46,7 @@ pub struct Engine {
     /// ListTrafficDistributionGroupUsers).
     pub sweep_rate: f64,
     /// Instance users per (region, instance, detailed), shared by the memberships of one resync.
-    pub users: Mutex<HashMap<cache::UsersKey, cache::CachedUsers>>,
+    pub users: Mutex<HashMap<cache::UsersKey, Arc<cache::CachedUsers>>>,
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
 }
 
