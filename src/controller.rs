@@ -35,6 +35,10 @@ pub struct ControllerArgs {
     /// Longest a bulk membership batch runs before its progress is written to status.
     #[arg(long, env = "CONNECT_GR_BATCH_WINDOW", default_value = "20s", value_parser = humantime::parse_duration)]
     pub batch_window: Duration,
+    /// Reconciles running at once per kind. The Connect quota, not this, bounds throughput; a
+    /// small number bounds memory (each membership batch keeps several calls in flight).
+    #[arg(long, env = "CONNECT_GR_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
     /// Share of each Connect quota that background drift-check reads may use.
     #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.5, value_parser = crate::connect::parse_background_budget)]
     pub background_budget: f64,
@@ -198,7 +202,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
     };
     let result = tokio::select! {
-        _ = k8s::run(client, Arc::new(engine), args.namespace.clone()) => Ok(()),
+        _ = k8s::run(client, Arc::new(engine), args.namespace.clone(), args.concurrency) => Ok(()),
         r = http => r?,
         _ = hold => Err(anyhow::anyhow!("lost leadership; exiting so a standby takes over")),
     };

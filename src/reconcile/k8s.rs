@@ -427,9 +427,11 @@ fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
     }
 }
 
-/// Runs the five controllers until shutdown, over every namespace or just `namespace`.
-pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>) {
+/// Runs the five controllers until shutdown, over every namespace or just `namespace`, each
+/// reconciling at most `concurrency` objects at once.
+pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>, concurrency: u16) {
     let ctx = Arc::new(Ctx::new(client.clone(), engine));
+    let limits = kube::runtime::controller::Config::default().concurrency(concurrency);
     let cfg = watcher::Config::default();
     let ns = namespace.as_deref();
     let all = |c: &Client| {
@@ -440,13 +442,16 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>)
     };
 
     let (reps, groups) = all(&client);
-    let replicas = Controller::new(reps, cfg.clone()).shutdown_on_signal().run(
-        reconcile::<InstanceReplica>,
-        error_policy::<InstanceReplica>,
-        ctx.clone(),
-    );
+    let replicas = Controller::new(reps, cfg.clone())
+        .with_config(limits.clone())
+        .shutdown_on_signal()
+        .run(
+            reconcile::<InstanceReplica>,
+            error_policy::<InstanceReplica>,
+            ctx.clone(),
+        );
 
-    let tdg_ctrl = Controller::new(groups.clone(), cfg.clone());
+    let tdg_ctrl = Controller::new(groups.clone(), cfg.clone()).with_config(limits.clone());
     let tdg_store = tdg_ctrl.store();
     let (reps2, _) = all(&client);
     let tdgs = tdg_ctrl
@@ -474,7 +479,8 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>)
 
     macro_rules! dependent {
         ($kind:ty, $get:expr) => {{
-            let c = Controller::new(scoped::<$kind>(&client, ns), cfg.clone());
+            let c = Controller::new(scoped::<$kind>(&client, ns), cfg.clone())
+                .with_config(limits.clone());
             let store = c.store();
             let matches = group_ref_of::<$kind>($get);
             c.watches(
