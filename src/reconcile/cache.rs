@@ -56,13 +56,10 @@ impl Engine {
         {
             let mut map = self.members.lock();
             if let Some(g) = map.get_mut(group) {
-                if let Some(s) = &g.sweep {
-                    return Ok(Some(s.eta));
-                }
-                if sweep::due(now - g.checked, false, self.resync) {
+                if sweep::due(now - g.checked, g.sweep.is_some(), self.resync) {
                     return Ok(Some(self.start_sweep(g, region, group, now)));
                 }
-                return Ok(None);
+                return Ok(g.sweep.as_ref().map(|s| s.eta));
             }
         }
         let read: BTreeSet<String> = self

@@ -236,52 +236,57 @@ pub async fn apply(
     }
     status.managed_phone_numbers = managed.into_iter().collect();
 
-    // Tags: the list call does not return them; Describe does.
-    let described = engine
-        .connect
-        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
-        .await?;
-    let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
-    let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
-    if !tag_plan.set.is_empty() {
-        engine
+    // Tags: the list call does not return them; Describe does. Nothing declared and nothing set
+    // before: nothing to compare, so no call.
+    if !obj.spec.tags.is_empty() || !status.managed_tags.is_empty() {
+        let described = engine
             .connect
-            .tag_resource(&p.source_region, &g.arn, &tag_plan.set)
+            .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
             .await?;
-    }
-    if !tag_plan.remove.is_empty() {
-        engine
-            .connect
-            .untag_resource(&p.source_region, &g.arn, &tag_plan.remove)
-            .await?;
-    }
-    status.managed_tags = obj.spec.tags.keys().cloned().collect();
-    if !tag_plan.is_empty() {
-        let keys: Vec<&str> = tag_plan
-            .set
-            .keys()
-            .chain(tag_plan.remove.iter())
-            .map(String::as_str)
-            .collect();
-        let before = obj.status.clone().unwrap_or_default();
-        if settled(
-            obj.metadata.generation,
-            before.observed_generation,
-            &before.conditions,
-        ) {
-            crate::metrics::drift("TrafficDistributionGroup", "tags");
-            notes.push(Note::warning(
-                "DriftCorrected",
-                format!(
-                    "tags changed outside the controller restored: {}",
-                    keys.join(", ")
-                ),
-            ));
-        } else {
-            notes.push(Note::normal(
-                "TagsUpdated",
-                format!("tags set or removed: {}", keys.join(", ")),
-            ));
+        let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
+        let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
+        if !tag_plan.set.is_empty() {
+            engine
+                .connect
+                .tag_resource(&p.source_region, &g.arn, &tag_plan.set)
+                .await?;
+        }
+        if !tag_plan.remove.is_empty() {
+            engine
+                .connect
+                .untag_resource(&p.source_region, &g.arn, &tag_plan.remove)
+                .await?;
+        }
+        status.managed_tags = obj.spec.tags.keys().cloned().collect();
+        if !tag_plan.is_empty() {
+            let keys: Vec<&str> = tag_plan
+                .set
+                .keys()
+                .chain(tag_plan.remove.iter())
+                .map(String::as_str)
+                .collect();
+            let was_settled = obj.status.as_ref().is_some_and(|s| {
+                settled(
+                    obj.metadata.generation,
+                    s.observed_generation,
+                    &s.conditions,
+                )
+            });
+            if was_settled {
+                crate::metrics::drift("TrafficDistributionGroup", "tags");
+                notes.push(Note::warning(
+                    "DriftCorrected",
+                    format!(
+                        "tags changed outside the controller restored: {}",
+                        keys.join(", ")
+                    ),
+                ));
+            } else {
+                notes.push(Note::normal(
+                    "TagsUpdated",
+                    format!("tags set or removed: {}", keys.join(", ")),
+                ));
+            }
         }
     }
 
