@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use connect_gr::demo::World;
-use connect_gr::reconcile::apply_verdict;
+use connect_gr::reconcile::driver::run_pass;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
@@ -113,16 +113,10 @@ async fn sample(
         world.apply_yaml(&split_yaml(if i % 2 == 0 { 60 } else { 50 }), "bench")?;
         let t0 = Instant::now();
         loop {
+            // One pass of the TrafficDistribution through the driver the controller runs.
             let obj = world.distributions.lock()[0].clone();
-            let generation = obj.metadata.generation;
-            let out =
-                connect_gr::reconcile::distribution::apply(engine, &obj, world, Timestamp::now())
-                    .await;
-            if let Ok(o) = out {
-                let mut status = o.status;
-                apply_verdict(&mut status, &o.verdict, generation, Timestamp::now());
-                world.distributions.lock()[0].status = Some(status);
-            }
+            let out = run_pass(engine, world, &obj, Timestamp::now(), 0).await;
+            world.distributions.lock()[0].status = Some(out.status);
             if updates(emu) > before {
                 break;
             }

@@ -16,10 +16,11 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     self, AgentMembership, CallerDenylist, InstanceReplica, TrafficDistribution,
-    TrafficDistributionGroup, conditions,
+    TrafficDistributionGroup,
 };
 use crate::connect::*;
-use crate::reconcile::{self, Engine, HasConditions, Objects, Outcome, Verdict, apply_verdict};
+use crate::reconcile::driver::{self, Managed};
+use crate::reconcile::{Engine, Note, Objects, ReadError, Verdict};
 
 /// The examples shipped in the binary (the same files as `deploy/examples/`).
 const EMBEDDED_EXAMPLES: &[(&str, &str)] = &[
@@ -82,31 +83,42 @@ pub struct World {
     pub denylists: Mutex<Vec<CallerDenylist>>,
     /// When each object (kind, name) asked to be looked at again, for [`pass_due`].
     pub due: Mutex<BTreeMap<(&'static str, String), tokio::time::Instant>>,
+    /// Consecutive transient failures per object (kind, name), for backoff.
+    pub failures: Mutex<BTreeMap<(&'static str, String), u32>>,
+    /// Events the passes published, oldest first (the demo's "kubectl get events").
+    pub events: Mutex<Vec<(&'static str, String, Note)>>,
 }
 
 #[async_trait]
 impl Objects for World {
-    async fn replica(&self, ns: &str, name: &str) -> Option<InstanceReplica> {
-        self.replicas
+    async fn replica(&self, ns: &str, name: &str) -> Result<Option<InstanceReplica>, ReadError> {
+        Ok(self
+            .replicas
             .lock()
             .iter()
             .find(|o| o.namespace().as_deref() == Some(ns) && o.name_any() == name)
-            .cloned()
+            .cloned())
     }
-    async fn group(&self, ns: &str, name: &str) -> Option<TrafficDistributionGroup> {
-        self.groups
+    async fn group(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistributionGroup>, ReadError> {
+        Ok(self
+            .groups
             .lock()
             .iter()
             .find(|o| o.namespace().as_deref() == Some(ns) && o.name_any() == name)
-            .cloned()
+            .cloned())
     }
-    async fn memberships(&self, ns: &str) -> Vec<AgentMembership> {
-        self.memberships
+    async fn memberships(&self, ns: &str) -> Result<Vec<AgentMembership>, ReadError> {
+        Ok(self
+            .memberships
             .lock()
             .iter()
             .filter(|m| m.namespace().as_deref() == Some(ns))
             .cloned()
-            .collect()
+            .collect())
     }
 }
 
@@ -133,34 +145,21 @@ fn prepare<K: Resource<DynamicType = ()> + DeserializeOwned>(
 
 fn upsert<K>(list: &mut Vec<K>, mut obj: K)
 where
-    K: Resource<DynamicType = ()> + ResourceExt + HasStatus,
+    K: Managed,
 {
     if let Some(old) = list
         .iter_mut()
         .find(|o| o.name_any() == obj.name_any() && o.namespace() == obj.namespace())
     {
         obj.meta_mut().generation = Some(old.meta().generation.unwrap_or(1) + 1);
-        obj.take_status_from(old);
+        if let Some(status) = old.status().cloned() {
+            obj.set_status(status);
+        }
         *old = obj;
     } else {
         list.push(obj);
     }
 }
-
-/// Moves the status over when a manifest is re-applied.
-pub trait HasStatus {
-    fn take_status_from(&mut self, old: &mut Self);
-}
-macro_rules! has_status {
-    ($($t:ty),*) => {$( impl HasStatus for $t { fn take_status_from(&mut self, old: &mut Self) { self.status = old.status.take(); } } )*};
-}
-has_status!(
-    InstanceReplica,
-    TrafficDistributionGroup,
-    AgentMembership,
-    TrafficDistribution,
-    CallerDenylist
-);
 
 impl World {
     /// Adds manifests (multi-document YAML), validated as the API server would.
@@ -220,84 +219,56 @@ pub struct Progress {
     pub requeue: Duration,
 }
 
-async fn pass_list<K, F>(
+/// One pass over the objects of one kind through the driver, as the controller runs it; the
+/// settled status goes back into the world.
+async fn pass_list<K: Managed>(
+    engine: &Engine,
+    world: &World,
     list: &Mutex<Vec<K>>,
-    kind: &'static str,
     now: Timestamp,
-    due: Option<&Mutex<BTreeMap<(&'static str, String), tokio::time::Instant>>>,
-    mut run: F,
-) -> Vec<Progress>
-where
-    K: Resource<DynamicType = ()> + Clone + HasStatusRef,
-    F: AsyncFnMut(&K) -> ConnectResult<Outcome<K::Status>>,
-{
+    only_due: bool,
+) -> Vec<Progress> {
     let items = list.lock().clone();
     let mut out = Vec::new();
     for obj in items {
-        let key = (kind, obj.meta().name.clone().unwrap_or_default());
-        if let Some(due) = due
-            && due
+        let key = (K::KIND, obj.meta().name.clone().unwrap_or_default());
+        if only_due
+            && world
+                .due
                 .lock()
                 .get(&key)
                 .is_some_and(|t| *t > tokio::time::Instant::now())
         {
             continue;
         }
-        let generation = obj.meta().generation;
-        let (mut status, verdict, requeue) =
-            match crate::metrics::count_calls(kind, run(&obj)).await {
-                Ok(o) => (o.status, o.verdict, o.requeue),
-                Err(e) => {
-                    let (v, after) = reconcile::error_verdict(&e);
-                    (
-                        obj.status_ref().cloned().unwrap_or_default(),
-                        v,
-                        after.unwrap_or(Duration::from_secs(1)),
-                    )
-                }
-            };
-        apply_verdict(&mut status, &verdict, generation, now);
-        if let Some(due) = due {
-            due.lock()
-                .insert(key, tokio::time::Instant::now() + requeue);
-        }
+        let failures = world.failures.lock().get(&key).copied().unwrap_or(0);
+        let settled = driver::run_pass(engine, world, &obj, now, failures).await;
+        let requeue = settled.requeue.delay();
+        world.failures.lock().insert(key.clone(), settled.failures);
+        world
+            .due
+            .lock()
+            .insert(key.clone(), tokio::time::Instant::now() + requeue);
+        world.events.lock().extend(
+            settled
+                .events
+                .iter()
+                .map(|n| (K::KIND, key.1.clone(), n.clone())),
+        );
         if let Some(o) = list.lock().iter_mut().find(|o| {
             o.meta().name == obj.meta().name && o.meta().namespace == obj.meta().namespace
         }) {
-            o.set_status(status);
+            o.set_status(settled.status);
         }
         out.push(Progress {
-            kind,
-            name: obj.meta().name.clone().unwrap_or_default(),
-            verdict,
+            kind: K::KIND,
+            name: key.1,
+            verdict: settled.verdict,
             requeue,
         });
     }
     out
 }
-
-/// Status access for the demo's world.
-pub trait HasStatusRef {
-    type Status: Clone + Default + HasConditions;
-    fn status_ref(&self) -> Option<&Self::Status>;
-    fn set_status(&mut self, s: Self::Status);
-}
-macro_rules! has_status_ref {
-    ($($t:ty => $s:ty),*) => {$(
-        impl HasStatusRef for $t {
-            type Status = $s;
-            fn status_ref(&self) -> Option<&$s> { self.status.as_ref() }
-            fn set_status(&mut self, s: $s) { self.status = Some(s); }
-        }
-    )*};
-}
-has_status_ref!(
-    InstanceReplica => api::InstanceReplicaStatus,
-    TrafficDistributionGroup => api::TrafficDistributionGroupStatus,
-    AgentMembership => api::AgentMembershipStatus,
-    TrafficDistribution => api::TrafficDistributionStatus,
-    CallerDenylist => api::CallerDenylistStatus
-);
 
 /// One reconcile pass over every object, in dependency order.
 pub async fn pass(engine: &Engine, world: &World, include_denylists: bool) -> Vec<Progress> {
@@ -316,48 +287,14 @@ async fn pass_over(
     include_denylists: bool,
     only_due: bool,
 ) -> Vec<Progress> {
-    let due = only_due.then_some(&world.due);
     let now = Timestamp::now();
     let mut all = Vec::new();
-    all.extend(
-        pass_list(&world.replicas, "InstanceReplica", now, due, async |o| {
-            reconcile::replica::apply(engine, o, now).await
-        })
-        .await,
-    );
-    all.extend(
-        pass_list(
-            &world.groups,
-            "TrafficDistributionGroup",
-            now,
-            due,
-            async |o| reconcile::group::apply(engine, o, world, now).await,
-        )
-        .await,
-    );
-    all.extend(
-        pass_list(&world.memberships, "AgentMembership", now, due, async |o| {
-            reconcile::membership::apply(engine, o, world, now).await
-        })
-        .await,
-    );
-    all.extend(
-        pass_list(
-            &world.distributions,
-            "TrafficDistribution",
-            now,
-            due,
-            async |o| reconcile::distribution::apply(engine, o, world, now).await,
-        )
-        .await,
-    );
+    all.extend(pass_list(engine, world, &world.replicas, now, only_due).await);
+    all.extend(pass_list(engine, world, &world.groups, now, only_due).await);
+    all.extend(pass_list(engine, world, &world.memberships, now, only_due).await);
+    all.extend(pass_list(engine, world, &world.distributions, now, only_due).await);
     if include_denylists {
-        all.extend(
-            pass_list(&world.denylists, "CallerDenylist", now, due, async |o| {
-                reconcile::denylist::apply(engine, o, world, now).await
-            })
-            .await,
-        );
+        all.extend(pass_list(engine, world, &world.denylists, now, only_due).await);
     }
     all
 }
@@ -767,6 +704,5 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
             println!("  {w}");
         }
     }
-    let _ = conditions::READY;
     Ok(())
 }

@@ -49,8 +49,8 @@ pub struct DriftLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ShiftLabels {
-    pub namespace: String,
-    pub name: String,
+    /// The region that took the UpdateTrafficDistribution call. Object names are not labels
+    /// (unbounded cardinality): they are in Events and logs.
     pub region: String,
 }
 
@@ -181,6 +181,16 @@ pub fn drift(kind: &str, aspect: &str) {
         .get_or_create(&DriftLabels {
             kind: kind.into(),
             aspect: aspect.into(),
+        })
+        .inc();
+}
+
+/// One UpdateTrafficDistribution sent, via `region`.
+pub fn shift(region: &str) {
+    METRICS
+        .traffic_shifts
+        .get_or_create(&ShiftLabels {
+            region: region.into(),
         })
         .inc();
 }

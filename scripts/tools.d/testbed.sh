@@ -23,7 +23,7 @@ if ! command -v etcd >/dev/null; then
   # Debian starts the packaged service; the test bed runs its own instances.
   $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
-etcd --version | head -1
+etcd --version | sed -n 1p  # sed reads all of it: no SIGPIPE under pipefail
 
 # API servers: the test bed runs kube-apiserver unless CONNECT_GR_APISERVER=apiextensions; build
 # the one it needs (CONNECT_GR_BUILD_KUBE_APISERVER / CONNECT_GR_BUILD_APIEXTENSIONS force either).

@@ -13,6 +13,7 @@ pub mod common;
 pub mod conditions;
 pub mod crd;
 pub mod instance_replica;
+pub mod reasons;
 pub mod regions;
 pub mod traffic_distribution;
 pub mod traffic_distribution_group;

@@ -7,8 +7,10 @@
 //! in both regions). The instance has the same id in both regions (R3).
 
 use std::future::Future;
+use std::sync::Arc;
 
-use super::error::DenylistError;
+use super::error::{DenylistError, ErrorClass};
+use crate::connect::{ConnectApi, ConnectError};
 
 /// `arn:aws:lambda:{region}:{account}:function:{name}`.
 pub fn function_arn(region: &str, account_id: &str, name: &str) -> String {
@@ -52,22 +54,31 @@ pub trait LambdaAssociations: Send + Sync {
     ) -> impl Future<Output = Result<(), DenylistError>> + Send;
 }
 
-/// [`LambdaAssociations`] over `aws_sdk_connect::Client` (one per region).
-#[derive(Debug, Clone)]
+/// [`LambdaAssociations`] over the project's Connect seam (`ConnectApi`), so these calls share
+/// the scheduler's quotas, priorities and call metrics with every other Connect call.
+#[derive(Clone)]
 pub struct ConnectLambdaApi {
-    client: aws_sdk_connect::Client,
+    connect: Arc<dyn ConnectApi>,
     region: String,
 }
 
 impl ConnectLambdaApi {
-    pub fn new(client: aws_sdk_connect::Client) -> Self {
-        let region = client
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "unknown".to_string());
-        Self { client, region }
+    pub fn new(connect: Arc<dyn ConnectApi>, region: impl Into<String>) -> Self {
+        Self {
+            connect,
+            region: region.into(),
+        }
     }
+}
+
+/// A Connect error as a denylist error of the same class.
+fn from_connect(operation: &str, e: ConnectError) -> DenylistError {
+    let class = match e.class() {
+        crate::connect::ErrorClass::Terminal => ErrorClass::Terminal,
+        crate::connect::ErrorClass::Waiting => ErrorClass::Waiting,
+        crate::connect::ErrorClass::Transient => ErrorClass::Transient,
+    };
+    DenylistError::new(class, operation, e.to_string())
 }
 
 impl LambdaAssociations for ConnectLambdaApi {
@@ -76,27 +87,10 @@ impl LambdaAssociations for ConnectLambdaApi {
     }
 
     async fn list_lambda_functions(&self, instance_id: &str) -> Result<Vec<String>, DenylistError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_lambda_functions()
-                .instance_id(instance_id)
-                .max_results(25)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    DenylistError::from_sdk("ListLambdaFunctions", &e).in_region(&self.region)
-                })?;
-            out.extend(page.lambda_functions().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.connect
+            .list_lambda_functions(&self.region, instance_id)
+            .await
+            .map_err(|e| from_connect("ListLambdaFunctions", e).in_region(&self.region))
     }
 
     async fn associate_lambda_function(
@@ -105,24 +99,14 @@ impl LambdaAssociations for ConnectLambdaApi {
         function_arn: &str,
     ) -> Result<(), DenylistError> {
         match self
-            .client
-            .associate_lambda_function()
-            .instance_id(instance_id)
-            .function_arn(function_arn)
-            .send()
+            .connect
+            .associate_lambda_function(&self.region, instance_id, function_arn)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(()) => Ok(()),
             // Already associated (a race with another writer): the desired state holds.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_conflict_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => {
-                Err(DenylistError::from_sdk("AssociateLambdaFunction", &e).in_region(&self.region))
-            }
+            Err(ConnectError::Conflict(_)) => Ok(()),
+            Err(e) => Err(from_connect("AssociateLambdaFunction", e).in_region(&self.region)),
         }
     }
 }

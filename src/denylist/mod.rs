@@ -55,19 +55,21 @@ pub struct DenylistClients<T, L> {
 }
 
 impl DenylistClients<dynamo::DynamoDenylist, lambda_assoc::ConnectLambdaApi> {
-    /// From SDK clients (each configured for its region).
+    /// From DynamoDB SDK clients (each configured for its region) and the Connect seam, which
+    /// serves `regions` (Lambda associations are per region, R4).
     pub fn from_sdk(
         table_name: &str,
         source: aws_sdk_dynamodb::Client,
         replica: Option<aws_sdk_dynamodb::Client>,
-        connect: Vec<aws_sdk_connect::Client>,
+        connect: std::sync::Arc<dyn crate::connect::ConnectApi>,
+        regions: &[&str],
     ) -> Self {
         Self {
             source: dynamo::DynamoDenylist::new(source, table_name),
             replica: replica.map(|c| dynamo::DynamoDenylist::new(c, table_name)),
-            connect: connect
-                .into_iter()
-                .map(lambda_assoc::ConnectLambdaApi::new)
+            connect: regions
+                .iter()
+                .map(|r| lambda_assoc::ConnectLambdaApi::new(connect.clone(), *r))
                 .collect(),
         }
     }

@@ -252,6 +252,38 @@ pub fn plan(
     Decision::Update { update, last_step }
 }
 
+/// The split after `update` is applied to `observed`.
+pub fn applied(observed: &Distribution, update: &DistributionUpdate) -> Distribution {
+    Distribution {
+        telephony: update
+            .telephony
+            .clone()
+            .unwrap_or_else(|| observed.telephony.clone()),
+        agents: update
+            .agents
+            .clone()
+            .unwrap_or_else(|| observed.agents.clone()),
+        sign_in: update
+            .sign_in
+            .clone()
+            .unwrap_or_else(|| observed.sign_in.clone()),
+    }
+}
+
+/// Rollout steps still needed from `now` to `target`: the largest change of any telephony or
+/// agent percentage, in steps of `step_percent` (at least one while they differ).
+pub fn steps_left(now: &Distribution, target: &Distribution, step_percent: i32) -> i32 {
+    let step = step_percent.max(10);
+    let gap = |a: &BTreeMap<String, i32>, b: &BTreeMap<String, i32>| {
+        b.iter()
+            .map(|(r, p)| (p - a.get(r).copied().unwrap_or(*p)).abs())
+            .max()
+            .unwrap_or(0)
+    };
+    let max_delta = gap(&now.telephony, &target.telephony).max(gap(&now.agents, &target.agents));
+    (max_delta + step - 1) / step
+}
+
 /// The region to call UpdateTrafficDistribution in: the one that will take most of the calls
 /// ("invoke it in the region that should handle traffic"); the other is the fallback.
 pub fn preferred_regions(
@@ -565,5 +597,30 @@ mod tests {
             let ok = validate(&d, &group(true), &observed((50, 50), (50, 50))).is_ok();
             prop_assert_eq!(ok, w + e == 10);
         }
+    }
+
+    #[test]
+    fn steps_left_counts_the_largest_gap_of_telephony_or_agents_in_steps() {
+        let d = |t: i32, a: i32| Distribution {
+            telephony: [
+                ("us-east-1".to_string(), 100 - t),
+                ("us-west-2".to_string(), t),
+            ]
+            .into(),
+            agents: [
+                ("us-east-1".to_string(), 100 - a),
+                ("us-west-2".to_string(), a),
+            ]
+            .into(),
+            sign_in: Default::default(),
+        };
+        assert_eq!(steps_left(&d(100, 50), &d(0, 50), 10), 10);
+        assert_eq!(steps_left(&d(50, 100), &d(50, 0), 20), 5);
+        assert_eq!(steps_left(&d(60, 60), &d(60, 60), 10), 0);
+        assert_eq!(
+            steps_left(&d(60, 50), &d(40, 20), 10),
+            3,
+            "agents' gap is the larger"
+        );
     }
 }

@@ -3,7 +3,35 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Verdict;
+use crate::api::reasons;
 use crate::connect::{GroupInfo, PhoneNumberInfo};
+
+/// A group can be read, changed and given members only while it is ACTIVE (A1, D1, G2): the
+/// verdict to wait with otherwise. One rule for every kind that uses a group.
+pub fn until_active(status: &str, rule: &str) -> Option<Verdict> {
+    (status != "ACTIVE").then(|| {
+        Verdict::progressing(
+            reasons::GROUP_NOT_ACTIVE,
+            format!("group is {status} (rule {rule})"),
+        )
+    })
+}
+
+/// Where an ACTIVE group stands once its numbers and tags were planned: declared numbers that
+/// are not claimed stall it (G6); numbers still to move keep it reconciling.
+pub fn verdict(plan: &NumberPlan, name: &str, source: &str, replica: &str) -> Verdict {
+    if !plan.missing.is_empty() {
+        return Verdict::stalled(
+            reasons::PHONE_NUMBER_NOT_CLAIMED,
+            format!(
+                "phone numbers not claimed in {source}: {} (rule G6: claim them in the source region first)",
+                plan.missing.join(", ")
+            ),
+        );
+    }
+    Verdict::Ready(format!("group {name} is ACTIVE in {source} and {replica}"))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DesiredGroup {

@@ -2,6 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Verdict;
+use crate::api::common::STATUS_LIST_CAP;
+use crate::api::reasons;
 use crate::connect::{NamedId, UserInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,16 +117,123 @@ impl MembershipDiff {
     }
 }
 
-/// Both ways: declared but not member -> associate; member but not declared -> disassociate
-/// (Exact mode only). Sorted, so batches are deterministic.
-pub fn diff(desired: &BTreeSet<String>, current: &BTreeSet<String>, mode: Mode) -> MembershipDiff {
+impl MembershipDiff {
+    /// (associate?, user id) calls, leaves first.
+    pub fn calls(&self) -> Vec<(bool, String)> {
+        self.disassociate
+            .iter()
+            .map(|id| (false, id.clone()))
+            .chain(self.associate.iter().map(|id| (true, id.clone())))
+            .collect()
+    }
+}
+
+/// Both ways: declared but not member -> associate; in Exact mode, a member that *no*
+/// membership of the group declares (neither this one nor `declared_by_others`) ->
+/// disassociate. So any number of memberships on one group, Exact and Additive mixed, converge
+/// to the union of what they declare, and none removes what another adds. Sorted, so batches are
+/// deterministic.
+pub fn diff(
+    desired: &BTreeSet<String>,
+    declared_by_others: &BTreeSet<String>,
+    current: &BTreeSet<String>,
+    mode: Mode,
+) -> MembershipDiff {
     MembershipDiff {
         associate: desired.difference(current).cloned().collect(),
         disassociate: match mode {
-            Mode::Exact => current.difference(desired).cloned().collect(),
+            Mode::Exact => current
+                .iter()
+                .filter(|id| !desired.contains(*id) && !declared_by_others.contains(*id))
+                .cloned()
+                .collect(),
             Mode::Additive => Vec::new(),
         },
     }
+}
+
+/// Whether an Exact membership could remove anyone: some member it does not declare. Only then
+/// is it worth finding out what the other memberships of the group declare.
+pub fn has_removal_candidates(
+    desired: &BTreeSet<String>,
+    current: &BTreeSet<String>,
+    mode: Mode,
+) -> bool {
+    mode == Mode::Exact && current.iter().any(|id| !desired.contains(id))
+}
+
+/// Where a membership stands after a pass's batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Planned calls not made yet (the batch window closed, or they failed).
+    pub remaining: usize,
+    /// Declared users and selector names that do not exist (rule A2).
+    pub unknown: Vec<String>,
+    /// Users not mirrored to the replica region yet (rule A2).
+    pub pending: Vec<String>,
+    pub associated: usize,
+    pub desired: usize,
+}
+
+/// When to look again, as the planner sees it (the executor turns it into a delay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Calls are left: go on at once.
+    Continue,
+    /// Users are being mirrored: a few seconds.
+    Replication,
+    /// Nothing to do: at the next drift check.
+    Resync,
+}
+
+/// The verdict ladder: calls left -> Associating; unknown names -> Stalled; users not mirrored
+/// -> WaitingForReplication; else Ready.
+pub fn verdict(p: &Progress, instance_id: &str, replica_region: &str) -> (Verdict, Next) {
+    let counts = format!("{}/{}", p.associated, p.desired);
+    if p.remaining > 0 {
+        return (
+            Verdict::progressing(reasons::ASSOCIATING, format!("{counts} agents associated")),
+            Next::Continue,
+        );
+    }
+    if !p.unknown.is_empty() {
+        return (
+            Verdict::stalled(
+                reasons::UNKNOWN_USERS,
+                format!(
+                    "not users of instance {instance_id}: {} (rule A2)",
+                    capped(&p.unknown)
+                ),
+            ),
+            Next::Resync,
+        );
+    }
+    if !p.pending.is_empty() {
+        return (
+            Verdict::progressing(
+                reasons::WAITING_FOR_REPLICATION,
+                format!(
+                    "{} users not yet mirrored to {replica_region} (rule A2): {}",
+                    p.pending.len(),
+                    capped(&p.pending)
+                ),
+            ),
+            Next::Replication,
+        );
+    }
+    (
+        Verdict::Ready(format!("{counts} agents associated")),
+        Next::Resync,
+    )
+}
+
+fn capped(names: &[String]) -> String {
+    names
+        .iter()
+        .take(STATUS_LIST_CAP)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// On deletion with `deletionPolicy: Delete`: the group members this membership declares that no
@@ -272,7 +382,7 @@ mod tests {
     fn additive_mode_never_removes_anyone() {
         let current: BTreeSet<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
         let desired: BTreeSet<String> = ["b", "c"].iter().map(|s| s.to_string()).collect();
-        let d = diff(&desired, &current, Mode::Additive);
+        let d = diff(&desired, &BTreeSet::new(), &current, Mode::Additive);
         assert_eq!(d.associate, vec!["c"]);
         assert!(d.disassociate.is_empty());
     }
@@ -283,7 +393,7 @@ mod tests {
             desired in proptest::collection::btree_set("[a-f]{1,2}", 0..20),
             current in proptest::collection::btree_set("[a-f]{1,2}", 0..20),
         ) {
-            let d = diff(&desired, &current, Mode::Exact);
+            let d = diff(&desired, &BTreeSet::new(), &current, Mode::Exact);
             let mut after = current.clone();
             for a in &d.associate { prop_assert!(after.insert(a.clone()), "associates only non-members"); }
             for r in &d.disassociate { prop_assert!(after.remove(r), "disassociates only members"); }
@@ -292,7 +402,7 @@ mod tests {
 
         #[test]
         fn a_converged_group_needs_no_calls(set in proptest::collection::btree_set("[a-z]{1,3}", 0..30)) {
-            prop_assert!(diff(&set, &set, Mode::Exact).is_empty());
+            prop_assert!(diff(&set, &BTreeSet::new(), &set, Mode::Exact).is_empty());
         }
 
         #[test]
@@ -300,7 +410,7 @@ mod tests {
             desired in proptest::collection::btree_set("[a-f]{1,2}", 0..20),
             current in proptest::collection::btree_set("[a-f]{1,2}", 0..20),
         ) {
-            let d = diff(&desired, &current, Mode::Additive);
+            let d = diff(&desired, &BTreeSet::new(), &current, Mode::Additive);
             prop_assert!(d.disassociate.is_empty());
             let after: BTreeSet<String> = current.iter().cloned().chain(d.associate.iter().cloned()).collect();
             prop_assert!(after.is_superset(&desired));
@@ -327,5 +437,125 @@ mod tests {
                 prop_assert!(!others.contains(&id));
             }
         }
+    }
+
+    /// A group and some memberships: (mode, declared ids).
+    fn memberships() -> impl Strategy<Value = Vec<(Mode, BTreeSet<String>)>> {
+        proptest::collection::vec(
+            (
+                prop_oneof![Just(Mode::Exact), Just(Mode::Additive)],
+                proptest::collection::btree_set("[a-j]", 0..6),
+            ),
+            0..6,
+        )
+    }
+
+    /// One pass of every membership in turn, each applying its own diff to the group.
+    /// Returns the calls made and panics (via the returned flag) if a declared agent was removed.
+    fn one_round(
+        group: &mut BTreeSet<String>,
+        ms: &[(Mode, BTreeSet<String>)],
+    ) -> (usize, Vec<String>) {
+        let mut calls = 0;
+        let mut wrongly_removed = Vec::new();
+        for (i, (mode, mine)) in ms.iter().enumerate() {
+            let others: BTreeSet<String> = ms
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .flat_map(|(_, (_, d))| d.iter().cloned())
+                .collect();
+            let d = diff(mine, &others, group, *mode);
+            for id in &d.disassociate {
+                if ms.iter().any(|(_, decl)| decl.contains(id)) {
+                    wrongly_removed.push(id.clone());
+                }
+                group.remove(id);
+            }
+            for id in &d.associate {
+                group.insert(id.clone());
+            }
+            calls += d.associate.len() + d.disassociate.len();
+        }
+        (calls, wrongly_removed)
+    }
+
+    proptest! {
+        #[test]
+        fn no_membership_ever_removes_an_agent_that_some_membership_declares(
+            ms in memberships(),
+            start in proptest::collection::btree_set("[a-m]", 0..10),
+        ) {
+            let mut group = start;
+            let (_, wrongly_removed) = one_round(&mut group, &ms);
+            prop_assert!(wrongly_removed.is_empty(), "removed {:?}", wrongly_removed);
+        }
+
+        #[test]
+        fn memberships_of_one_group_converge_in_one_round_and_a_second_round_writes_nothing(
+            ms in memberships(),
+            start in proptest::collection::btree_set("[a-m]", 0..10),
+        ) {
+            let mut group = start.clone();
+            one_round(&mut group, &ms);
+            let declared: BTreeSet<String> = ms.iter().flat_map(|(_, d)| d.iter().cloned()).collect();
+            prop_assert!(group.is_superset(&declared), "every declared agent is a member");
+            if ms.iter().any(|(m, _)| *m == Mode::Exact) {
+                prop_assert_eq!(&group, &declared, "with an Exact membership, only declared agents stay");
+            } else {
+                prop_assert!(group.is_superset(&start), "Additive memberships never remove");
+            }
+            let (calls, _) = one_round(&mut group, &ms);
+            prop_assert_eq!(calls, 0, "a second round is a no-op");
+        }
+    }
+
+    #[test]
+    fn ten_exact_memberships_of_one_group_do_not_fight() {
+        let ms: Vec<(Mode, BTreeSet<String>)> = (0..10)
+            .map(|t| {
+                (
+                    Mode::Exact,
+                    (0..500).map(|i| format!("u{}", t * 500 + i)).collect(),
+                )
+            })
+            .collect();
+        let mut group = BTreeSet::new();
+        let (first, wrong) = one_round(&mut group, &ms);
+        assert_eq!((first, wrong.len(), group.len()), (5000, 0, 5000));
+        assert_eq!(one_round(&mut group, &ms).0, 0);
+    }
+
+    #[test]
+    fn an_exact_membership_still_removes_what_nobody_declares() {
+        let set = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+        let d = diff(
+            &set(&["a"]),
+            &set(&["b"]),
+            &set(&["a", "b", "stray"]),
+            Mode::Exact,
+        );
+        assert_eq!(d.disassociate, vec!["stray".to_string()]);
+        assert!(d.associate.is_empty());
+    }
+
+    #[test]
+    fn the_verdict_ladder_puts_remaining_calls_before_unknown_names_before_replication() {
+        let mut p = Progress {
+            remaining: 1,
+            unknown: vec!["mallory".into()],
+            pending: vec!["dave".into()],
+            associated: 1,
+            desired: 3,
+        };
+        assert_eq!(verdict(&p, "i", "us-east-1").1, Next::Continue);
+        p.remaining = 0;
+        assert!(
+            matches!(verdict(&p, "i", "us-east-1").0, Verdict::Stalled { ref reason, .. } if reason == reasons::UNKNOWN_USERS)
+        );
+        p.unknown.clear();
+        assert_eq!(verdict(&p, "i", "us-east-1").1, Next::Replication);
+        p.pending.clear();
+        assert!(verdict(&p, "i", "us-east-1").0.is_ready());
     }
 }

@@ -11,3 +11,29 @@ pub mod sweep;
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,
 };
+
+/// Where an object stands after a pass (maps onto Ready / Reconciling / Stalled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ready(String),
+    Progressing { reason: String, message: String },
+    Stalled { reason: String, message: String },
+}
+
+impl Verdict {
+    pub fn progressing(reason: &str, message: impl Into<String>) -> Self {
+        Self::Progressing {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+    pub fn stalled(reason: &str, message: impl Into<String>) -> Self {
+        Self::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Self::Ready(_))
+    }
+}

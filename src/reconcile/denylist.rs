@@ -12,8 +12,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{CallerDenylist, CallerDenylistStatus, DenylistRegionStatus};
-use crate::connect::{ConnectResult, arn_account};
+use crate::api::{CallerDenylist, CallerDenylistStatus, DenylistRegionStatus, reasons};
+use crate::connect::arn_account;
 use crate::denylist::table::TableState;
 use crate::denylist::{
     DenylistClients, DenylistInput, DenylistObservation, LambdaInput, number::NumberPolicy,
@@ -23,8 +23,11 @@ use crate::denylist::{
 /// What the engine needs from DynamoDB (and the Lambda association calls), per pass.
 #[async_trait]
 pub trait DenylistBackend: Send + Sync {
+    /// `connect` is the engine's Connect seam (Lambda associations go through the shared
+    /// scheduler, quotas and call metrics like every other Connect call).
     async fn reconcile(
         &self,
+        connect: Arc<dyn ConnectApi>,
         table: &str,
         source: &str,
         replica: &str,
@@ -59,6 +62,7 @@ impl SdkDenylist {
 impl DenylistBackend for SdkDenylist {
     async fn reconcile(
         &self,
+        connect: Arc<dyn ConnectApi>,
         table: &str,
         source: &str,
         replica: &str,
@@ -69,10 +73,8 @@ impl DenylistBackend for SdkDenylist {
             table,
             aws_sdk_dynamodb::Client::new(&s),
             Some(aws_sdk_dynamodb::Client::new(&r)),
-            vec![
-                aws_sdk_connect::Client::new(&s),
-                aws_sdk_connect::Client::new(&r),
-            ],
+            connect,
+            &[source, replica],
         );
         reconcile_denylist(input, &clients).await
     }
@@ -117,30 +119,35 @@ pub async fn apply(
     obj: &CallerDenylist,
     objects: &dyn Objects,
     now: Timestamp,
-) -> ConnectResult<Outcome<CallerDenylistStatus>> {
+) -> Pass<CallerDenylistStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
+    Pass {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn steps(
+    engine: &Engine,
+    obj: &CallerDenylist,
+    objects: &dyn Objects,
+    now: Timestamp,
+    status: &mut CallerDenylistStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
     let Some(backend) = engine.denylist.clone() else {
-        return Ok(Outcome {
-            status,
-            verdict: Verdict::Stalled {
-                reason: "NoDynamoDB".into(),
-                message: "this engine runs without DynamoDB".into(),
-            },
-            requeue: engine.resync,
-            notes: vec![],
-        });
+        return Ok(Ending::new(
+            Verdict::stalled(reasons::NO_DYNAMODB, "this engine runs without DynamoDB"),
+            engine.resync,
+        ));
     };
     let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await {
+    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
         Ok(g) => g,
-        Err(verdict) => {
-            return Ok(Outcome {
-                status,
-                verdict,
-                requeue: PROGRESS_REQUEUE,
-                notes: vec![],
-            });
-        }
+        Err(wait) => return Ok(wait),
     };
     let input = DenylistInput {
         declared: obj.spec.numbers.clone(),
@@ -155,6 +162,7 @@ pub async fn apply(
     };
     let obs = backend
         .reconcile(
+            engine.connect.clone(),
             &obj.spec.table_name,
             &group.source_region,
             &group.replica_region,
@@ -195,17 +203,17 @@ pub async fn apply(
         });
     }
     status.regions = regions;
-    let mut notes: Vec<Note> = obs
-        .table
-        .actions
-        .iter()
-        .map(|a| Note::normal("DenylistTable", a.clone()))
-        .collect();
+    notes.extend(
+        obs.table
+            .actions
+            .iter()
+            .map(|a| Note::normal(reasons::DENYLIST_TABLE, a.clone())),
+    );
     if let Some(e) = &obs.entries
         && (!e.written.is_empty() || !e.deleted.is_empty())
     {
         notes.push(Note::normal(
-            "DenylistEntries",
+            reasons::DENYLIST_ENTRIES,
             format!("wrote {}, removed {}", e.written.len(), e.deleted.len()),
         ));
     }
@@ -225,29 +233,21 @@ pub async fn apply(
         )
     } else if obs.stalled() {
         (
-            Verdict::Stalled {
-                reason: "DenylistRejected".into(),
-                message: errors,
-            },
+            Verdict::stalled(reasons::DENYLIST_REJECTED, errors),
             engine.resync,
         )
     } else if obs.transient() {
-        return Err(ConnectError::Transient(errors));
+        return Err(ConnectError::Transient(errors).into());
     } else {
         (
-            Verdict::Progressing {
-                reason: "CreatingTable".into(),
-                message: "waiting for the table and its replica".into(),
-            },
+            Verdict::progressing(
+                reasons::CREATING_TABLE,
+                "waiting for the table and its replica",
+            ),
             Duration::from_secs(3),
         )
     };
-    Ok(Outcome {
-        status,
-        verdict,
-        requeue,
-        notes,
-    })
+    Ok(Ending::new(verdict, requeue))
 }
 
 /// On deletion the table and agent-flagged numbers stay; only numbers this object wrote go.
@@ -255,7 +255,7 @@ pub async fn cleanup(
     engine: &Engine,
     obj: &CallerDenylist,
     _objects: &dyn Objects,
-) -> ConnectResult<Option<String>> {
+) -> Result<Option<String>, PassError> {
     let (Some(backend), Some(region)) = (
         engine.denylist.clone(),
         obj.status.as_ref().and_then(|s| s.region.clone()),

@@ -9,11 +9,11 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{RolloutStatus, TrafficDistribution, TrafficDistributionStatus};
+use crate::api::{RolloutStatus, TrafficDistribution, TrafficDistributionStatus, reasons};
 use crate::connect::{ConnectResult, Distribution, GroupInfo, Priority};
-use crate::metrics::{METRICS, ShiftLabels};
 use crate::plan::distribution::{
-    Decision, DesiredDistribution, GroupFacts, Rollout, plan, preferred_regions, summary, target,
+    Decision, DesiredDistribution, GroupFacts, Rollout, applied, plan, preferred_regions,
+    steps_left, summary, target,
 };
 
 fn desired(obj: &TrafficDistribution) -> DesiredDistribution {
@@ -51,7 +51,7 @@ where
     }
 }
 
-fn observe(status: &mut TrafficDistributionStatus, d: &Distribution, regions: &[String; 2]) {
+fn record(status: &mut TrafficDistributionStatus, d: &Distribution, regions: &[String; 2]) {
     status.telephony = Some(d.telephony.clone()).filter(|m| !m.is_empty());
     status.agents = Some(d.agents.clone()).filter(|m| !m.is_empty());
     status.sign_in = Some(d.sign_in.clone()).filter(|m| !m.is_empty());
@@ -63,19 +63,29 @@ pub async fn apply(
     obj: &TrafficDistribution,
     objects: &dyn Objects,
     now: Timestamp,
-) -> ConnectResult<Outcome<TrafficDistributionStatus>> {
+) -> Pass<TrafficDistributionStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
+    Pass {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn steps(
+    engine: &Engine,
+    obj: &TrafficDistribution,
+    objects: &dyn Objects,
+    now: Timestamp,
+    status: &mut TrafficDistributionStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
     let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await {
+    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
         Ok(g) => g,
-        Err(verdict) => {
-            return Ok(Outcome {
-                status,
-                verdict,
-                requeue: PROGRESS_REQUEUE,
-                notes: vec![],
-            });
-        }
+        Err(wait) => return Ok(wait),
     };
     status.group_arn = Some(group.arn.clone());
     status.arn = Some(group.arn.clone());
@@ -83,123 +93,50 @@ pub async fn apply(
     status.region = Some(group.source_region.clone());
     let regions = [group.source_region.clone(), group.replica_region.clone()];
     let want = desired(obj);
-
-    // Observe through the region that should take the traffic; by ARN so either region answers.
-    let order = preferred_regions(
-        want.telephony.as_ref().unwrap_or(&Default::default()),
-        &regions,
-    );
-    let arn = group.arn.clone();
-    let connect = &engine.connect;
-    let (info, _): (GroupInfo, String) = in_either(&order, |r| {
-        let arn = arn.clone();
-        async move {
-            connect
-                .describe_traffic_distribution_group(&r, &arn, Priority::Urgent)
-                .await
-        }
-    })
-    .await?;
-    if info.status != "ACTIVE" {
-        // D1/G2: the distribution can be read and changed only while the group is ACTIVE.
-        return Ok(Outcome {
-            status,
-            verdict: Verdict::Progressing {
-                reason: "GroupNotActive".into(),
-                message: format!("group is {} (rule G2)", info.status),
-            },
-            requeue: Duration::from_secs(1),
-            notes: vec![],
-        });
-    }
-    let (observed, read_from) = in_either(&order, |r| {
-        let arn = arn.clone();
-        async move {
-            connect
-                .get_traffic_distribution(&r, &arn, Priority::Urgent)
-                .await
-        }
-    })
-    .await?;
-    observe(&mut status, &observed, &regions);
-    let facts = GroupFacts {
-        is_default: info.is_default,
-        status: info.status.clone(),
-        regions: regions.clone(),
+    let (facts, observed, read_from) = match observe(engine, &group, &want, &regions).await? {
+        Ok(seen) => seen,
+        Err(wait) => return Ok(wait),
     };
+    record(status, &observed, &regions);
     let since_last = status.last_shift_time.as_ref().map(|t| {
         let secs = now.as_second() - t.0.as_second();
         Duration::from_secs(secs.max(0) as u64)
     });
-    let mut notes = Vec::new();
-    let decision = plan(&want, &facts, &observed, since_last);
-    let (verdict, requeue) = match decision {
+    match plan(&want, &facts, &observed, since_last) {
         Decision::InSync => {
             status.rollout = None;
-            (
+            Ok(Ending::new(
                 Verdict::Ready(format!("split is {}", summary(&observed, &regions))),
                 engine.resync,
-            )
+            ))
         }
-        Decision::Refuse { reason, rule } => (
-            Verdict::Stalled {
-                reason: format!("Rejected{rule}"),
-                message: format!("{reason} (rule {rule})"),
-            },
+        Decision::Refuse { reason, rule } => Ok(Ending::new(
+            Verdict::stalled(
+                &format!("{}{rule}", reasons::REJECTED_PREFIX),
+                format!("{reason} (rule {rule})"),
+            ),
             engine.resync,
-        ),
-        Decision::Wait { reason, after } => (
-            Verdict::Progressing {
-                reason: "Waiting".into(),
-                message: reason,
-            },
+        )),
+        Decision::Wait { reason, after } => Ok(Ending::new(
+            Verdict::progressing(reasons::WAITING, reason),
             after.max(Duration::from_secs(1)),
-        ),
+        )),
         Decision::Update { update, last_step } => {
             let drift = settled(
                 obj.metadata.generation,
                 status.observed_generation,
                 &status.conditions,
             );
-            // Send where the traffic goes after this step.
-            let step_order = preferred_regions(
-                update
-                    .telephony
-                    .as_ref()
-                    .unwrap_or(&target(&want, &observed).telephony),
-                &regions,
-            );
-            let (_, served) = in_either(&step_order, |r| {
-                let arn = arn.clone();
-                let update = update.clone();
-                async move { connect.update_traffic_distribution(&r, &arn, &update).await }
-            })
-            .await?;
-            let mut applied = observed.clone();
-            if let Some(t) = &update.telephony {
-                applied.telephony = t.clone();
-            }
-            if let Some(a) = &update.agents {
-                applied.agents = a.clone();
-            }
-            if let Some(s) = &update.sign_in {
-                applied.sign_in = s.clone();
-            }
-            observe(&mut status, &applied, &regions);
+            let served = execute(engine, &group.arn, &want, &observed, &update, &regions).await?;
+            let after = applied(&observed, &update);
+            record(status, &after, &regions);
             status.served_by = Some(served.clone());
             status.last_shift_time = Some(Time(now));
-            METRICS
-                .traffic_shifts
-                .get_or_create(&ShiftLabels {
-                    namespace: ns.clone(),
-                    name: obj.name_any(),
-                    region: served.clone(),
-                })
-                .inc();
+            crate::metrics::shift(&served);
             if drift {
                 crate::metrics::drift("TrafficDistribution", "split");
                 notes.push(Note::warning(
-                    "DriftCorrected",
+                    reasons::DRIFT_CORRECTED,
                     format!(
                         "split was changed outside the controller to {}; restored",
                         summary(&observed, &regions)
@@ -207,11 +144,11 @@ pub async fn apply(
                 ));
             }
             notes.push(Note::normal(
-                "TrafficShifted",
+                reasons::TRAFFIC_SHIFTED,
                 format!(
                     "{} -> {} (UpdateTrafficDistribution via {served}{})",
                     summary(&observed, &regions),
-                    summary(&applied, &regions),
+                    summary(&after, &regions),
                     if served != read_from || served != group.source_region {
                         ", source region bypassed"
                     } else {
@@ -219,67 +156,107 @@ pub async fn apply(
                     }
                 ),
             ));
-            if !last_step {
-                let step = status.rollout.as_ref().map(|r| r.step).unwrap_or(0) + 1;
-                let pause = want.rollout.as_ref().map(|r| r.pause).unwrap_or_default();
-                let total_left = {
-                    let t = target(&want, &observed);
-                    let step_pct = want
-                        .rollout
-                        .as_ref()
-                        .map(|r| r.step_percent)
-                        .unwrap_or(100)
-                        .max(10);
-                    let max_delta = t
-                        .telephony
-                        .iter()
-                        .chain(t.agents.iter())
-                        .map(|(r, p)| {
-                            (p - applied
-                                .telephony
-                                .get(r)
-                                .or(applied.agents.get(r))
-                                .copied()
-                                .unwrap_or(*p))
-                            .abs()
-                        })
-                        .max()
-                        .unwrap_or(0);
-                    (max_delta + step_pct - 1) / step_pct
-                };
-                status.rollout = Some(RolloutStatus {
-                    step,
-                    of: step + total_left.max(1),
-                    next_step_time: now
-                        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(
-                            pause.as_secs() as i64,
-                        ))
-                        .ok()
-                        .map(Time),
-                });
-                (
-                    Verdict::Progressing {
-                        reason: "RollingOut".into(),
-                        message: format!("rollout step {step} applied"),
-                    },
-                    pause.max(Duration::from_secs(1)),
-                )
-            } else {
-                status.rollout = None;
-                (
-                    Verdict::Progressing {
-                        reason: "Applied".into(),
-                        message: "update sent; verifying".into(),
-                    },
-                    Duration::from_secs(1),
-                )
-            }
+            Ok(rollout_status(
+                status, &want, &observed, &after, last_step, now,
+            ))
         }
-    };
-    Ok(Outcome {
-        status,
-        verdict,
-        requeue,
-        notes,
+    }
+}
+
+/// Reads the group (it must be ACTIVE, D1/G2) and its split, by ARN through the region that
+/// should take the traffic, falling back to the other one.
+async fn observe(
+    engine: &Engine,
+    group: &GroupRef,
+    want: &DesiredDistribution,
+    regions: &[String; 2],
+) -> Result<Result<(GroupFacts, Distribution, String), Ending>, PassError> {
+    let order = preferred_regions(
+        want.telephony.as_ref().unwrap_or(&Default::default()),
+        regions,
+    );
+    let connect = &engine.connect;
+    let arn = group.arn.as_str();
+    let (info, _): (GroupInfo, String) = in_either(&order, |r| async move {
+        connect
+            .describe_traffic_distribution_group(&r, arn, Priority::Urgent)
+            .await
     })
+    .await?;
+    if let Some(v) = crate::plan::group::until_active(&info.status, "G2") {
+        return Ok(Err(Ending::new(v, Duration::from_secs(1))));
+    }
+    let (observed, read_from) = in_either(&order, |r| async move {
+        connect
+            .get_traffic_distribution(&r, arn, Priority::Urgent)
+            .await
+    })
+    .await?;
+    let facts = GroupFacts {
+        is_default: info.is_default,
+        status: info.status.clone(),
+        regions: regions.clone(),
+    };
+    Ok(Ok((facts, observed, read_from)))
+}
+
+/// UpdateTrafficDistribution in the region where the traffic goes after this step (the other
+/// one if that fails). Returns the region that took it.
+async fn execute(
+    engine: &Engine,
+    arn: &str,
+    want: &DesiredDistribution,
+    observed: &Distribution,
+    update: &crate::connect::DistributionUpdate,
+    regions: &[String; 2],
+) -> Result<String, PassError> {
+    let step_order = preferred_regions(
+        update
+            .telephony
+            .as_ref()
+            .unwrap_or(&target(want, observed).telephony),
+        regions,
+    );
+    let connect = &engine.connect;
+    let (_, served) = in_either(&step_order, |r| async move {
+        connect.update_traffic_distribution(&r, arn, update).await
+    })
+    .await?;
+    Ok(served)
+}
+
+/// After an update: the rollout's progress (step n of m, when the next may go) or, on the last
+/// step, a short verification pass.
+fn rollout_status(
+    status: &mut TrafficDistributionStatus,
+    want: &DesiredDistribution,
+    observed: &Distribution,
+    after: &Distribution,
+    last_step: bool,
+    now: Timestamp,
+) -> Ending {
+    if last_step {
+        status.rollout = None;
+        return Ending::new(
+            Verdict::progressing(reasons::APPLIED, "update sent; verifying"),
+            Duration::from_secs(1),
+        );
+    }
+    let rollout = want.rollout.clone().unwrap_or_default();
+    let step = status.rollout.as_ref().map(|r| r.step).unwrap_or(0) + 1;
+    let left = steps_left(after, &target(want, observed), rollout.step_percent);
+    status.rollout = Some(RolloutStatus {
+        step,
+        of: step + left.max(1),
+        next_step_time: now
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(
+                rollout.pause.as_secs() as i64,
+            ))
+            .ok()
+            .map(Time),
+    });
+    Ending::new(
+        Verdict::progressing(reasons::ROLLING_OUT, format!("rollout step {step} applied")),
+        rollout.pause.max(Duration::from_secs(1)),
+    )
 }

@@ -7,12 +7,10 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus};
-use crate::connect::{
-    ConnectResult, CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of,
-};
+use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus, reasons};
+use crate::connect::{CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of};
 use crate::plan::group::{
-    DesiredGroup, Lifecycle, find, lifecycle, numbers, numbers_in_group, tags,
+    DesiredGroup, Lifecycle, NumberPlan, find, lifecycle, numbers, numbers_in_group, tags,
 };
 
 /// The instance and both regions a group lives in.
@@ -23,34 +21,36 @@ pub struct Placement {
     pub replica_region: String,
 }
 
+/// Dereference: where the group lives, from the InstanceReplica (which must be Ready, G1) or from
+/// the instance ARN (which must have a replica).
 async fn placement(
     engine: &Engine,
     obj: &TrafficDistributionGroup,
     objects: &dyn Objects,
-) -> ConnectResult<Result<Placement, Verdict>> {
+) -> Result<Result<Placement, Ending>, PassError> {
     let ns = obj.namespace().unwrap_or_default();
     if let Some(r) = &obj.spec.replica_ref {
-        let Some(rep) = objects.replica(&ns, &r.name).await else {
-            return Ok(Err(Verdict::Progressing {
-                reason: "ReplicaNotFound".into(),
-                message: format!(
+        let Some(rep) = objects.replica(&ns, &r.name).await? else {
+            return Ok(Err(Ending::wait(
+                reasons::REPLICA_NOT_FOUND,
+                format!(
                     "InstanceReplica {} does not exist in namespace {ns} yet",
                     r.name
                 ),
-            }));
+            )));
         };
         let ready = rep
             .status
             .as_ref()
             .is_some_and(|s| conditions::is_true(&s.conditions, conditions::READY));
         if !ready {
-            return Ok(Err(Verdict::Progressing {
-                reason: "WaitingForReplica".into(),
-                message: format!(
+            return Ok(Err(Ending::wait(
+                reasons::WAITING_FOR_REPLICA,
+                format!(
                     "InstanceReplica {} is not Ready yet (rule G1: groups need a replicated instance)",
                     r.name
                 ),
-            }));
+            )));
         }
         return Ok(Ok(Placement {
             instance_id: instance_id_of(&rep.spec.instance_id).to_string(),
@@ -72,10 +72,10 @@ async fn placement(
         .map(|r| r.region.clone())
         .find(|r| *r != source)
     else {
-        return Ok(Err(Verdict::Progressing {
-            reason: "InstanceNotReplicated".into(),
-            message: format!("instance {instance_id} has no replica yet (rule G1)"),
-        }));
+        return Ok(Err(Ending::wait(
+            reasons::INSTANCE_NOT_REPLICATED,
+            format!("instance {instance_id} has no replica yet (rule G1)"),
+        )));
     };
     Ok(Ok(Placement {
         instance_id,
@@ -108,19 +108,27 @@ pub async fn apply(
     obj: &TrafficDistributionGroup,
     objects: &dyn Objects,
     _now: Timestamp,
-) -> ConnectResult<Outcome<TrafficDistributionGroupStatus>> {
+) -> Pass<TrafficDistributionGroupStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
+    let result = steps(engine, obj, objects, &mut status, &mut notes).await;
+    Pass {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn steps(
+    engine: &Engine,
+    obj: &TrafficDistributionGroup,
+    objects: &dyn Objects,
+    status: &mut TrafficDistributionGroupStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
     let p = match placement(engine, obj, objects).await? {
         Ok(p) => p,
-        Err(verdict) => {
-            return Ok(Outcome {
-                status,
-                verdict,
-                requeue: PROGRESS_REQUEUE,
-                notes,
-            });
-        }
+        Err(wait) => return Ok(wait),
     };
     let d = desired(obj);
     let groups = engine
@@ -129,193 +137,204 @@ pub async fn apply(
         .await?;
     let found = find(&d, status.id.as_deref(), &groups).cloned();
     if let Some(g) = &found {
-        record(&mut status, g, &p);
+        record(status, g, &p);
     }
-    let wait = |reason: &str, message: String, status| Outcome {
-        status,
-        verdict: Verdict::Progressing {
-            reason: reason.into(),
-            message,
-        },
-        requeue: PROGRESS_REQUEUE,
-        notes: Vec::new(),
-    };
-    match lifecycle(&d, found.as_ref()) {
-        Lifecycle::Create => {
-            let req = CreateGroup {
-                instance_id: p.instance_id.clone(),
-                name: d.name.clone(),
-                description: obj.spec.description.clone(),
-                tags: obj.spec.tags.clone(),
-                client_token: client_token(&obj.uid().unwrap_or_default(), "create-group"),
-            };
-            let id = engine
-                .connect
-                .create_traffic_distribution_group(&p.source_region, &req)
-                .await?;
-            status.id = Some(id.id.clone());
-            status.arn = Some(id.arn.clone());
-            status.source_region = Some(p.source_region.clone());
-            status.replica_region = Some(p.replica_region.clone());
-            status.region = Some(p.source_region.clone());
-            status.status = Some("CREATION_IN_PROGRESS".into());
-            let mut out = wait(
-                "Creating",
-                format!("creating traffic distribution group {}", d.name),
-                status,
-            );
-            out.notes.push(Note::normal(
-                "Created",
-                format!(
-                    "CreateTrafficDistributionGroup {} in {}",
-                    d.name, p.source_region
-                ),
-            ));
-            return Ok(out);
-        }
+    let g = match lifecycle(&d, found.as_ref()) {
+        Lifecycle::Create => return create(engine, obj, &d, &p, status, notes).await,
         Lifecycle::WaitForDefault => {
-            return Ok(wait(
-                "WaitingForDefaultGroup",
-                "the default group does not exist yet (ReplicateInstance creates it, rule R5)"
-                    .into(),
-                status,
+            return Ok(Ending::wait(
+                reasons::WAITING_FOR_DEFAULT_GROUP,
+                "the default group does not exist yet (ReplicateInstance creates it, rule R5)",
             ));
         }
         Lifecycle::Wait { status: s } => {
-            return Ok(wait(
-                "GroupNotActive",
+            return Ok(Ending::wait(
+                reasons::GROUP_NOT_ACTIVE,
                 format!("group is {s} (rule G2)"),
-                status,
             ));
         }
         Lifecycle::Failed { status: s } => {
-            notes.push(Note::warning("GroupFailed", format!("group is {s}")));
-            return Ok(Outcome {
-                status,
-                verdict: Verdict::Stalled {
-                    reason: "GroupFailed".into(),
-                    message: format!("Connect reports the group as {s}"),
-                },
-                requeue: engine.resync,
-                notes,
-            });
+            return Ok(Ending::new(
+                Verdict::stalled(
+                    reasons::GROUP_FAILED,
+                    format!("Connect reports the group as {s}"),
+                ),
+                engine.resync,
+            ));
         }
-        Lifecycle::Active => {}
-    }
-    let g = found.expect("active group found");
-    let claimed = engine
-        .connect
-        .list_phone_numbers(&p.source_region, Priority::Normal)
-        .await?;
-    let mut managed: BTreeSet<String> = status.managed_phone_numbers.iter().cloned().collect();
-    let plan = numbers(&d.phone_numbers, &managed, &g.arn, &claimed);
-    let instance_arn = g.instance_arn.clone();
-    for (id, n) in &plan.move_in {
-        let token = client_token(&obj.uid().unwrap_or_default(), &format!("number-in/{n}"));
-        engine
-            .connect
-            .update_phone_number(&p.source_region, id, &g.arn, &token)
-            .await?;
-        managed.insert(n.clone());
-        notes.push(Note::normal(
-            "PhoneNumberAdded",
-            format!("{n} moved into group {}", d.name),
-        ));
-    }
-    for (id, n) in &plan.move_out {
-        let token = client_token(&obj.uid().unwrap_or_default(), &format!("number-out/{n}"));
-        engine
-            .connect
-            .update_phone_number(&p.source_region, id, &instance_arn, &token)
-            .await?;
-        managed.remove(n);
-        notes.push(Note::normal(
-            "PhoneNumberRemoved",
-            format!("{n} moved back to the instance"),
-        ));
-    }
-    status.managed_phone_numbers = managed.into_iter().collect();
-
-    // Tags: the list call does not return them; Describe does. Nothing declared and nothing set
-    // before: nothing to compare, so no call.
-    if !obj.spec.tags.is_empty() || !status.managed_tags.is_empty() {
-        let described = engine
-            .connect
-            .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
-            .await?;
-        let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
-        let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
-        if !tag_plan.set.is_empty() {
-            engine
-                .connect
-                .tag_resource(&p.source_region, &g.arn, &tag_plan.set)
-                .await?;
-        }
-        if !tag_plan.remove.is_empty() {
-            engine
-                .connect
-                .untag_resource(&p.source_region, &g.arn, &tag_plan.remove)
-                .await?;
-        }
-        status.managed_tags = obj.spec.tags.keys().cloned().collect();
-        if !tag_plan.is_empty() {
-            let keys: Vec<&str> = tag_plan
-                .set
-                .keys()
-                .chain(tag_plan.remove.iter())
-                .map(String::as_str)
-                .collect();
-            let was_settled = obj.status.as_ref().is_some_and(|s| {
-                settled(
-                    obj.metadata.generation,
-                    s.observed_generation,
-                    &s.conditions,
-                )
-            });
-            if was_settled {
-                crate::metrics::drift("TrafficDistributionGroup", "tags");
-                notes.push(Note::warning(
-                    "DriftCorrected",
-                    format!(
-                        "tags changed outside the controller restored: {}",
-                        keys.join(", ")
-                    ),
-                ));
-            } else {
-                notes.push(Note::normal(
-                    "TagsUpdated",
-                    format!("tags set or removed: {}", keys.join(", ")),
-                ));
-            }
-        }
-    }
-
-    let verdict = if !plan.missing.is_empty() {
-        Verdict::Stalled {
-            reason: "PhoneNumberNotClaimed".into(),
-            message: format!(
-                "phone numbers not claimed in {}: {} (rule G6: claim them in the source region first)",
-                p.source_region,
-                plan.missing.join(", ")
-            ),
-        }
-    } else {
-        Verdict::Ready(format!(
-            "group {} is ACTIVE in {} and {}",
-            d.name, p.source_region, p.replica_region
-        ))
+        Lifecycle::Active => found.expect("an active group was found"),
     };
+    let plan = move_numbers(engine, obj, &d, &p, &g, status, notes).await?;
+    sync_tags(engine, obj, &p, &g, status, notes).await?;
+    let verdict = crate::plan::group::verdict(&plan, &d.name, &p.source_region, &p.replica_region);
     let requeue = if plan.move_in.is_empty() && plan.move_out.is_empty() {
         engine.resync
     } else {
         PROGRESS_REQUEUE
     };
-    Ok(Outcome {
-        status,
-        verdict,
-        requeue,
-        notes,
-    })
+    Ok(Ending::new(verdict, requeue))
+}
+
+/// CreateTrafficDistributionGroup (idempotent by a token from the UID); the identity goes into
+/// status at once.
+async fn create(
+    engine: &Engine,
+    obj: &TrafficDistributionGroup,
+    d: &DesiredGroup,
+    p: &Placement,
+    status: &mut TrafficDistributionGroupStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
+    let req = CreateGroup {
+        instance_id: p.instance_id.clone(),
+        name: d.name.clone(),
+        description: obj.spec.description.clone(),
+        tags: obj.spec.tags.clone(),
+        client_token: client_token(&obj.uid().unwrap_or_default(), "create-group"),
+    };
+    let id = engine
+        .connect
+        .create_traffic_distribution_group(&p.source_region, &req)
+        .await?;
+    status.id = Some(id.id.clone());
+    status.arn = Some(id.arn.clone());
+    status.source_region = Some(p.source_region.clone());
+    status.replica_region = Some(p.replica_region.clone());
+    status.region = Some(p.source_region.clone());
+    status.status = Some("CREATION_IN_PROGRESS".into());
+    notes.push(Note::normal(
+        reasons::CREATED,
+        format!(
+            "CreateTrafficDistributionGroup {} in {}",
+            d.name, p.source_region
+        ),
+    ));
+    Ok(Ending::wait(
+        reasons::CREATING,
+        format!("creating traffic distribution group {}", d.name),
+    ))
+}
+
+/// Declared numbers into the group, numbers the controller put there and no longer declared back
+/// to the instance. Each move is recorded in `status.managedPhoneNumbers` as soon as Connect
+/// accepted it, so a later failure in the same pass does not lose it.
+async fn move_numbers(
+    engine: &Engine,
+    obj: &TrafficDistributionGroup,
+    d: &DesiredGroup,
+    p: &Placement,
+    g: &GroupInfo,
+    status: &mut TrafficDistributionGroupStatus,
+    notes: &mut Vec<Note>,
+) -> Result<NumberPlan, PassError> {
+    let claimed = engine
+        .connect
+        .list_phone_numbers(&p.source_region, Priority::Normal)
+        .await?;
+    let managed: BTreeSet<String> = status.managed_phone_numbers.iter().cloned().collect();
+    let plan = numbers(&d.phone_numbers, &managed, &g.arn, &claimed);
+    let uid = obj.uid().unwrap_or_default();
+    for (id, n) in &plan.move_in {
+        let token = client_token(&uid, &format!("number-in/{n}"));
+        engine
+            .connect
+            .update_phone_number(&p.source_region, id, &g.arn, &token)
+            .await?;
+        set_managed(status, n, true);
+        notes.push(Note::normal(
+            reasons::PHONE_NUMBER_ADDED,
+            format!("{n} moved into group {}", d.name),
+        ));
+    }
+    for (id, n) in &plan.move_out {
+        let token = client_token(&uid, &format!("number-out/{n}"));
+        engine
+            .connect
+            .update_phone_number(&p.source_region, id, &g.instance_arn, &token)
+            .await?;
+        set_managed(status, n, false);
+        notes.push(Note::normal(
+            reasons::PHONE_NUMBER_REMOVED,
+            format!("{n} moved back to the instance"),
+        ));
+    }
+    Ok(plan)
+}
+
+fn set_managed(status: &mut TrafficDistributionGroupStatus, number: &str, managed: bool) {
+    let list = &mut status.managed_phone_numbers;
+    list.retain(|n| n != number);
+    if managed {
+        list.push(number.to_string());
+        list.sort();
+    }
+}
+
+/// Declared tags set, tags the controller set and no longer declared removed, person-added tags
+/// kept. The list call does not return tags; Describe does. Nothing declared and nothing set
+/// before: nothing to compare, so no call.
+async fn sync_tags(
+    engine: &Engine,
+    obj: &TrafficDistributionGroup,
+    p: &Placement,
+    g: &GroupInfo,
+    status: &mut TrafficDistributionGroupStatus,
+    notes: &mut Vec<Note>,
+) -> Result<(), PassError> {
+    if obj.spec.tags.is_empty() && status.managed_tags.is_empty() {
+        return Ok(());
+    }
+    let described = engine
+        .connect
+        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
+        .await?;
+    let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
+    let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
+    if !tag_plan.set.is_empty() {
+        engine
+            .connect
+            .tag_resource(&p.source_region, &g.arn, &tag_plan.set)
+            .await?;
+    }
+    if !tag_plan.remove.is_empty() {
+        engine
+            .connect
+            .untag_resource(&p.source_region, &g.arn, &tag_plan.remove)
+            .await?;
+    }
+    status.managed_tags = obj.spec.tags.keys().cloned().collect();
+    if tag_plan.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = tag_plan
+        .set
+        .keys()
+        .chain(tag_plan.remove.iter())
+        .map(String::as_str)
+        .collect();
+    let was_settled = obj.status.as_ref().is_some_and(|s| {
+        settled(
+            obj.metadata.generation,
+            s.observed_generation,
+            &s.conditions,
+        )
+    });
+    if was_settled {
+        crate::metrics::drift("TrafficDistributionGroup", "tags");
+        notes.push(Note::warning(
+            reasons::DRIFT_CORRECTED,
+            format!(
+                "tags changed outside the controller restored: {}",
+                keys.join(", ")
+            ),
+        ));
+    } else {
+        notes.push(Note::normal(
+            reasons::TAGS_UPDATED,
+            format!("tags set or removed: {}", keys.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 /// On deletion: `Retain` (and the default group, which cannot be deleted, G5) only releases;
@@ -324,7 +343,8 @@ pub async fn apply(
 pub async fn cleanup(
     engine: &Engine,
     obj: &TrafficDistributionGroup,
-) -> ConnectResult<Option<String>> {
+    _objects: &dyn Objects,
+) -> Result<Option<String>, PassError> {
     let st = obj.status.clone().unwrap_or_default();
     if obj.spec.deletion_policy == DeletionPolicy::Retain
         || obj.spec.default
@@ -343,14 +363,15 @@ pub async fn cleanup(
     {
         Ok(g) => g,
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     match g.status.as_str() {
         "PENDING_DELETION" => return Ok(Some("deletion in progress".into())),
         "DELETION_FAILED" => {
             return Err(ConnectError::Transient(
                 "Connect reports DELETION_FAILED; retrying".into(),
-            ));
+            )
+            .into());
         }
         _ => {}
     }
@@ -377,6 +398,6 @@ pub async fn cleanup(
     {
         Ok(()) => Ok(Some("deletion requested".into())),
         Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -16,167 +16,53 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use parking_lot::Mutex;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use super::driver::{self, Managed};
 use super::*;
 use crate::api::{AgentMembership, CallerDenylist, FIELD_MANAGER, FINALIZER, TrafficDistribution};
-use crate::connect::ConnectResult;
-
-/// A kind the engine reconciles.
-#[async_trait]
-pub trait Managed:
-    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-    + Clone
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
-{
-    type Status: Clone + PartialEq + Serialize + Default + HasConditions + Send + Sync + Debug;
-    const KIND: &'static str;
-    fn status(&self) -> Option<&Self::Status>;
-    async fn apply(
-        &self,
-        engine: &Engine,
-        objects: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>>;
-    /// `Ok(None)` when the Connect side is released; `Ok(Some(why))` while it is not yet.
-    async fn cleanup(
-        &self,
-        _engine: &Engine,
-        _objects: &dyn Objects,
-    ) -> ConnectResult<Option<String>> {
-        Ok(None)
-    }
-}
-
-#[async_trait]
-impl Managed for InstanceReplica {
-    type Status = api::InstanceReplicaStatus;
-    const KIND: &'static str = "InstanceReplica";
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    async fn apply(
-        &self,
-        engine: &Engine,
-        _o: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>> {
-        replica::apply(engine, self, now).await
-    }
-}
-
-#[async_trait]
-impl Managed for TrafficDistributionGroup {
-    type Status = api::TrafficDistributionGroupStatus;
-    const KIND: &'static str = "TrafficDistributionGroup";
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    async fn apply(
-        &self,
-        engine: &Engine,
-        o: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>> {
-        group::apply(engine, self, o, now).await
-    }
-    async fn cleanup(&self, engine: &Engine, _o: &dyn Objects) -> ConnectResult<Option<String>> {
-        group::cleanup(engine, self).await
-    }
-}
-
-#[async_trait]
-impl Managed for AgentMembership {
-    type Status = api::AgentMembershipStatus;
-    const KIND: &'static str = "AgentMembership";
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    async fn apply(
-        &self,
-        engine: &Engine,
-        o: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>> {
-        membership::apply(engine, self, o, now).await
-    }
-    async fn cleanup(&self, engine: &Engine, o: &dyn Objects) -> ConnectResult<Option<String>> {
-        membership::cleanup(engine, self, o).await
-    }
-}
-
-#[async_trait]
-impl Managed for TrafficDistribution {
-    type Status = api::TrafficDistributionStatus;
-    const KIND: &'static str = "TrafficDistribution";
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    async fn apply(
-        &self,
-        engine: &Engine,
-        o: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>> {
-        distribution::apply(engine, self, o, now).await
-    }
-}
-
-#[async_trait]
-impl Managed for CallerDenylist {
-    type Status = api::CallerDenylistStatus;
-    const KIND: &'static str = "CallerDenylist";
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    async fn apply(
-        &self,
-        engine: &Engine,
-        o: &dyn Objects,
-        now: Timestamp,
-    ) -> ConnectResult<Outcome<Self::Status>> {
-        denylist::apply(engine, self, o, now).await
-    }
-    async fn cleanup(&self, engine: &Engine, o: &dyn Objects) -> ConnectResult<Option<String>> {
-        denylist::cleanup(engine, self, o).await
-    }
-}
 
 /// Objects read straight from the API server.
 pub struct KubeObjects {
     pub client: Client,
 }
 
+fn read_error(what: String, e: kube::Error) -> ReadError {
+    ReadError {
+        what,
+        message: e.to_string(),
+    }
+}
+
 #[async_trait]
 impl Objects for KubeObjects {
-    async fn replica(&self, namespace: &str, name: &str) -> Option<InstanceReplica> {
+    async fn replica(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<InstanceReplica>, ReadError> {
         Api::<InstanceReplica>::namespaced(self.client.clone(), namespace)
             .get_opt(name)
             .await
-            .ok()
-            .flatten()
+            .map_err(|e| read_error(format!("InstanceReplica {namespace}/{name}"), e))
     }
-    async fn group(&self, namespace: &str, name: &str) -> Option<TrafficDistributionGroup> {
+    async fn group(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistributionGroup>, ReadError> {
         Api::<TrafficDistributionGroup>::namespaced(self.client.clone(), namespace)
             .get_opt(name)
             .await
-            .ok()
-            .flatten()
+            .map_err(|e| read_error(format!("TrafficDistributionGroup {namespace}/{name}"), e))
     }
-    async fn memberships(&self, namespace: &str) -> Vec<AgentMembership> {
+    async fn memberships(&self, namespace: &str) -> Result<Vec<AgentMembership>, ReadError> {
         Api::<AgentMembership>::namespaced(self.client.clone(), namespace)
             .list(&Default::default())
             .await
             .map(|l| l.items)
-            .unwrap_or_default()
+            .map_err(|e| read_error(format!("AgentMemberships in {namespace}"), e))
     }
 }
 
@@ -244,10 +130,12 @@ impl Ctx {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("Connect: {0}")]
-    Connect(#[from] ConnectError),
+    /// Writing status failed.
     #[error("Kubernetes: {0}")]
     Kube(#[from] kube::Error),
+    /// The finalizer step is not done (or failed): keep the finalizer, look again after this.
+    #[error("cleanup not finished: {0}")]
+    Holding(String, Duration),
 }
 
 fn key<K: Managed>(obj: &K) -> String {
@@ -282,80 +170,59 @@ async fn write_status<K: Managed>(
     Ok(())
 }
 
-fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_millis(500) * 2u32.saturating_pow(failures.min(8));
-    let capped = base.min(Duration::from_secs(300));
-    let jitter = rand::random::<f64>() * 0.3 + 0.85;
-    capped.mul_f64(jitter)
+impl Ctx {
+    fn failures_of<K: Managed>(&self, obj: &K) -> u32 {
+        self.failures.lock().get(&key(obj)).copied().unwrap_or(0)
+    }
+
+    fn record_failures<K: Managed>(&self, obj: &K, n: u32) {
+        let mut f = self.failures.lock();
+        if n == 0 {
+            f.remove(&key(obj));
+        } else {
+            f.insert(key(obj), n);
+        }
+    }
+
+    /// Writes what a pass came to (status, Events) and remembers its failures.
+    async fn settle_into<K: Managed>(
+        &self,
+        obj: &K,
+        out: &driver::Settled<K::Status>,
+    ) -> Result<(), kube::Error> {
+        self.record_failures(obj, out.failures);
+        write_status(self, obj, &out.status).await?;
+        for n in &out.events {
+            self.publish(obj, n).await;
+        }
+        Ok(())
+    }
 }
 
 async fn apply_one<K: Managed>(obj: Arc<K>, ctx: &Ctx) -> Result<Action, ReconcileError> {
-    let now = Timestamp::now();
-    let generation = obj.meta().generation;
-    let started = tokio::time::Instant::now();
-    let result =
-        crate::metrics::count_calls(K::KIND, obj.apply(&ctx.engine, &ctx.objects, now)).await;
-    tracing::debug!(kind = K::KIND, name = %obj.name_any(), elapsed = ?started.elapsed(), "reconciled");
-    match result {
-        Ok(out) => {
-            ctx.failures.lock().remove(&key(&*obj));
-            let mut status = out.status.clone();
-            apply_verdict(&mut status, &out.verdict, generation, now);
-            write_status(ctx, &*obj, &status).await?;
-            for n in &out.notes {
-                ctx.publish(&*obj, n).await;
-            }
-            let outcome = match &out.verdict {
-                Verdict::Ready(_) => "ready",
-                Verdict::Progressing { .. } => "progressing",
-                Verdict::Stalled { .. } => "stalled",
-            };
-            crate::metrics::reconcile(K::KIND, outcome);
-            if let Verdict::Stalled { reason, message } = &out.verdict {
-                let was_stalled = obj
-                    .status()
-                    .is_some_and(|s| conditions::is_true(s.conditions(), conditions::STALLED));
-                if !was_stalled {
-                    ctx.publish(&*obj, &Note::warning(reason, message.clone()))
-                        .await;
-                }
-            }
-            Ok(Action::requeue(out.requeue))
+    let failures = ctx.failures_of(&*obj);
+    let out = driver::run_pass(&ctx.engine, &ctx.objects, &*obj, Timestamp::now(), failures).await;
+    ctx.settle_into(&*obj, &out).await?;
+    Ok(Action::requeue(out.requeue.delay()))
+}
+
+async fn cleanup_one<K: Managed>(obj: Arc<K>, ctx: &Ctx) -> Result<Action, ReconcileError> {
+    let failures = ctx.failures_of(&*obj);
+    match driver::run_cleanup(&ctx.engine, &ctx.objects, &*obj, Timestamp::now(), failures).await {
+        driver::CleanupSettled::Released(note) => {
+            ctx.record_failures(&*obj, 0);
+            ctx.publish(&*obj, &note).await;
+            Ok(Action::await_change())
         }
-        Err(e) => {
-            crate::metrics::reconcile_error(K::KIND, &format!("{:?}", e.class()).to_lowercase());
-            let (verdict, after) = error_verdict(&e);
-            let mut status = obj.status().cloned().unwrap_or_default();
-            let was_ready = conditions::is_true(status.conditions(), conditions::READY);
-            let class = e.class();
-            // A transient error on a Ready object (e.g. one failed drift read) leaves it Ready.
-            if !(was_ready && class == ErrorClass::Transient) {
-                apply_verdict(&mut status, &verdict, generation, now);
-                write_status(ctx, &*obj, &status).await?;
-            }
-            match class {
-                ErrorClass::Terminal => {
-                    if !obj
-                        .status()
-                        .is_some_and(|s| conditions::is_true(s.conditions(), conditions::STALLED))
-                    {
-                        ctx.publish(&*obj, &Note::warning("ConnectRejected", e.to_string()))
-                            .await;
-                    }
-                    Ok(Action::requeue(ctx.engine.resync))
-                }
-                ErrorClass::Waiting => Ok(Action::requeue(after.unwrap_or(Duration::from_secs(5)))),
-                ErrorClass::Transient => {
-                    let n = {
-                        let mut f = ctx.failures.lock();
-                        let n = f.entry(key(&*obj)).or_insert(0);
-                        *n += 1;
-                        *n
-                    };
-                    tracing::warn!(kind = K::KIND, name = %obj.name_any(), error = %e, attempt = n, "transient error");
-                    Ok(Action::requeue(backoff(n)))
-                }
-            }
+        // The finalizer helper removes the finalizer only on Ok: hold it with an error.
+        driver::CleanupSettled::Holding(out) => {
+            ctx.settle_into(&*obj, &out).await?;
+            let why = match &out.verdict {
+                Verdict::Ready(m)
+                | Verdict::Progressing { message: m, .. }
+                | Verdict::Stalled { message: m, .. } => m.clone(),
+            };
+            Err(ReconcileError::Holding(why, out.requeue.delay()))
         }
     }
 }
@@ -369,22 +236,7 @@ async fn reconcile<K: Managed>(
     finalizer(&api, FINALIZER, obj, |event| async move {
         match event {
             FinalizerEvent::Apply(obj) => apply_one(obj, &ctx2).await,
-            FinalizerEvent::Cleanup(obj) => match obj.cleanup(&ctx2.engine, &ctx2.objects).await {
-                Ok(None) => {
-                    ctx2.publish(
-                        &*obj,
-                        &Note::normal(
-                            "Released",
-                            "Connect resources released; removing the finalizer",
-                        ),
-                    )
-                    .await;
-                    Ok(Action::await_change())
-                }
-                // The finalizer helper only removes the finalizer on Ok: make it retry.
-                Ok(Some(why)) => Err(ReconcileError::Connect(ConnectError::NotReady(why))),
-                Err(e) => Err(ReconcileError::Connect(e)),
-            },
+            FinalizerEvent::Cleanup(obj) => cleanup_one(obj, &ctx2).await,
         }
     })
     .await
@@ -395,6 +247,11 @@ fn error_policy<K: Managed>(
     err: &kube::runtime::finalizer::Error<ReconcileError>,
     ctx: Arc<Ctx>,
 ) -> Action {
+    use kube::runtime::finalizer::Error as F;
+    if let F::CleanupFailed(ReconcileError::Holding(why, after)) = err {
+        tracing::info!(kind = K::KIND, name = %obj.name_any(), %why, "finalizer held");
+        return Action::requeue(*after);
+    }
     let n = {
         let mut f = ctx.failures.lock();
         let n = f.entry(key(&*obj)).or_insert(0);
@@ -402,7 +259,7 @@ fn error_policy<K: Managed>(
         *n
     };
     tracing::warn!(kind = K::KIND, name = %obj.name_any(), error = %err, "reconcile failed");
-    Action::requeue(backoff(n.min(4)))
+    Action::requeue(driver::Requeue::Backoff(n.min(5)).delay())
 }
 
 fn run_log<T: Debug, E: Debug>(

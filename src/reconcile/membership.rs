@@ -2,7 +2,7 @@
 //! against the group's members, associate and (Exact) disassociate as a rate-limited batch whose
 //! progress is written to status between windows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
@@ -10,10 +10,14 @@ use kube::ResourceExt;
 
 use super::*;
 use crate::api::{
-    AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode, common::STATUS_LIST_CAP,
+    AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode,
+    common::STATUS_LIST_CAP, reasons,
 };
 use crate::connect::{ConnectResult, Priority};
-use crate::plan::membership::{DesiredAgents, Mode, Resolution, diff, release, resolve};
+use crate::plan::membership::{
+    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, release,
+    resolve, verdict,
+};
 use crate::plan::sweep::Write;
 
 /// How many association calls are in flight at once (the scheduler paces them).
@@ -134,25 +138,81 @@ pub async fn apply(
     obj: &AgentMembership,
     objects: &dyn Objects,
     _now: Timestamp,
-) -> ConnectResult<Outcome<AgentMembershipStatus>> {
+) -> Pass<AgentMembershipStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = steps(engine, obj, objects, &mut status, &mut notes).await;
+    Pass {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn steps(
+    engine: &Engine,
+    obj: &AgentMembership,
+    objects: &dyn Objects,
+    status: &mut AgentMembershipStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
     let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await {
+    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
         Ok(g) => g,
-        Err(verdict) => {
-            return Ok(Outcome {
-                status,
-                verdict,
-                requeue: PROGRESS_REQUEUE,
-                notes: vec![],
-            });
-        }
+        Err(wait) => return Ok(wait),
     };
+    record_group(status, &group);
+    let want = desired_of(obj);
+    let seen = match observe(engine, obj, objects, &group, &want, status).await? {
+        Ok(seen) => seen,
+        Err(wait) => return Ok(wait),
+    };
+    let plan = engine.with_members(&group.arn, |current| {
+        diff(
+            &seen.desired_ids,
+            &seen.declared_by_others,
+            current,
+            seen.mode,
+        )
+    });
+    let batch = run_batch(engine, &group, plan.calls()).await;
+    report(engine, status, notes, &group, &seen, &plan, batch)
+}
+
+fn record_group(status: &mut AgentMembershipStatus, group: &GroupRef) {
     status.group_arn = Some(group.arn.clone());
     status.arn = Some(group.arn.clone());
     status.id = Some(group.id.clone());
     status.region = Some(group.source_region.clone());
+}
 
+/// What a pass knows before it plans.
+struct Seen {
+    mode: Mode,
+    resolution: Resolution,
+    /// Declared agents that are users of both regions (A2): the ones to associate.
+    desired_ids: BTreeSet<String>,
+    /// Declared agents not mirrored to the replica yet, by username.
+    pending: Vec<String>,
+    /// What the group's other live memberships declare (read only when this one could remove).
+    declared_by_others: BTreeSet<String>,
+    /// A drift check (the spec was applied and the object was Ready).
+    drift_check: bool,
+    /// When a members sweep in flight should end.
+    sweep_eta: Option<tokio::time::Instant>,
+}
+
+/// Reads what the plan needs: the group is ACTIVE (A1), the declared agents resolved, which are
+/// mirrored (A2), the group's members, and (Exact, when someone could be removed) what the other
+/// memberships of the group declare.
+async fn observe(
+    engine: &Engine,
+    obj: &AgentMembership,
+    objects: &dyn Objects,
+    group: &GroupRef,
+    want: &DesiredAgents,
+    status: &AgentMembershipStatus,
+) -> Result<Result<Seen, Ending>, PassError> {
     // A pass over a Ready object whose spec was already applied is a drift check: its reads go
     // at background priority (within the budget) and reuse what other memberships just read.
     let drift_check = settled(
@@ -160,49 +220,38 @@ pub async fn apply(
         status.observed_generation,
         &status.conditions,
     );
-    let (read_priority, users_max_age) = if drift_check {
+    let (priority, users_max_age) = if drift_check {
         (Priority::Background, engine.resync / 2)
     } else {
         (Priority::Normal, std::time::Duration::ZERO)
     };
-
-    // A1/G2: associations need an ACTIVE group; otherwise every call would answer NotFound.
     let info = engine
         .connect
-        .describe_traffic_distribution_group(&group.source_region, &group.arn, read_priority)
+        .describe_traffic_distribution_group(&group.source_region, &group.arn, priority)
         .await?;
-    if info.status != "ACTIVE" {
-        return Ok(Outcome {
-            status,
-            verdict: Verdict::Progressing {
-                reason: "GroupNotActive".into(),
-                message: format!("group is {} (rule A1)", info.status),
-            },
-            requeue: std::time::Duration::from_secs(1),
-            notes: vec![],
-        });
+    if let Some(v) = crate::plan::group::until_active(&info.status, "A1") {
+        return Ok(Err(Ending::new(v, std::time::Duration::from_secs(1))));
     }
-    let want = desired_of(obj);
-    let resolution = resolve_agents(engine, &group, &want, read_priority, users_max_age).await?;
-    // A2: a user not mirrored to the replica yet cannot be associated: pending, no call.
+    let resolution = resolve_agents(engine, group, want, priority, users_max_age).await?;
     let replica_users = engine
         .instance_users(
             &group.replica_region,
             &group.instance_id,
             false,
-            read_priority,
+            priority,
             users_max_age,
         )
         .await?;
-    let replica_ids: std::collections::HashSet<&str> =
-        replica_users.iter().map(|u| u.id.as_str()).collect();
-    let (ready, pending): (BTreeMap<String, String>, BTreeMap<String, String>) = resolution
-        .ids
-        .clone()
-        .into_iter()
-        .partition(|(id, _)| replica_ids.contains(id.as_str()));
-    let mut pending_names: Vec<String> = pending.values().cloned().collect();
-
+    let replica_ids: HashSet<&str> = replica_users.iter().map(|u| u.id.as_str()).collect();
+    let mut desired_ids = BTreeSet::new();
+    let mut pending = Vec::new();
+    for (id, name) in &resolution.ids {
+        if replica_ids.contains(id.as_str()) {
+            desired_ids.insert(id.clone());
+        } else {
+            pending.push(name.clone());
+        }
+    }
     let sweep_eta = engine
         .ensure_members(&group.source_region, &group.arn)
         .await?;
@@ -210,27 +259,83 @@ pub async fn apply(
         MembershipMode::Exact => Mode::Exact,
         MembershipMode::Additive => Mode::Additive,
     };
-    let desired_ids: BTreeSet<String> = ready.keys().cloned().collect();
-    let plan = engine.with_members(&group.arn, |current| diff(&desired_ids, current, mode));
-    let drift = drift_check && !plan.is_empty();
+    let could_remove = engine.with_members(&group.arn, |current| {
+        has_removal_candidates(&desired_ids, current, mode)
+    });
+    let declared_by_others = if could_remove {
+        declared_by_others(
+            engine,
+            obj,
+            objects,
+            group,
+            users_max_age.max(engine.resync / 2),
+        )
+        .await?
+    } else {
+        BTreeSet::new()
+    };
+    Ok(Ok(Seen {
+        mode,
+        resolution,
+        desired_ids,
+        pending,
+        declared_by_others,
+        drift_check,
+        sweep_eta,
+    }))
+}
 
-    // Execute within one window, then write progress and come back.
-    let calls = plan
-        .disassociate
-        .iter()
-        .map(|id| (false, id.clone()))
-        .chain(plan.associate.iter().map(|id| (true, id.clone())))
-        .collect::<Vec<_>>();
-    let batch = run_batch(engine, &group, calls).await;
-    let (added, removed, first_error) = (batch.added, batch.removed, batch.first_error);
+/// The user ids the group's other live memberships declare. A failed read of the memberships is
+/// an error: taking it for "no other membership" would remove their agents.
+async fn declared_by_others(
+    engine: &Engine,
+    obj: &AgentMembership,
+    objects: &dyn Objects,
+    group: &GroupRef,
+    users_max_age: std::time::Duration,
+) -> Result<BTreeSet<String>, PassError> {
+    let ns = obj.namespace().unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    for other in objects.memberships(&ns).await? {
+        let live = other.metadata.deletion_timestamp.is_none();
+        if live && other.spec.group_ref.name == obj.spec.group_ref.name && other.uid() != obj.uid()
+        {
+            let theirs = resolve_agents(
+                engine,
+                group,
+                &desired_of(&other),
+                Priority::Normal,
+                users_max_age,
+            )
+            .await?;
+            ids.extend(theirs.ids.into_keys());
+        }
+    }
+    Ok(ids)
+}
+
+/// Records what the batch did in status and says where the membership stands.
+fn report(
+    engine: &Engine,
+    status: &mut AgentMembershipStatus,
+    notes: &mut Vec<Note>,
+    group: &GroupRef,
+    seen: &Seen,
+    plan: &crate::plan::membership::MembershipDiff,
+    batch: Batch,
+) -> Result<Ending, PassError> {
+    let resolution = &seen.resolution;
     // A2: not (yet) a user of the source/replica: report as pending.
-    pending_names.extend(
-        batch
-            .not_found
-            .into_iter()
-            .map(|id| ready.get(&id).cloned().unwrap_or(id)),
-    );
-
+    let mut pending_names = seen.pending.clone();
+    pending_names.extend(batch.not_found.iter().map(|id| {
+        resolution
+            .ids
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    }));
+    pending_names.sort();
+    pending_names.dedup();
     let associated = engine.with_members(&group.arn, |members| {
         resolution
             .ids
@@ -239,8 +344,6 @@ pub async fn apply(
             .count()
     });
     let desired_count = resolution.ids.len();
-    pending_names.sort();
-    pending_names.dedup();
     let mut unknown = resolution.unknown_users.clone();
     unknown.extend(
         resolution
@@ -254,13 +357,12 @@ pub async fn apply(
     status.pending_count = Some(pending_names.len() as i32);
     status.pending = cap(pending_names.clone());
     status.unknown = cap(unknown.clone());
-    status.removed_count = Some(status.removed_count.unwrap_or(0) + removed as i32);
+    status.removed_count = Some(status.removed_count.unwrap_or(0) + batch.removed as i32);
 
-    let mut notes = Vec::new();
-    if drift {
+    if seen.drift_check && !plan.is_empty() {
         crate::metrics::drift("AgentMembership", "members");
         notes.push(Note::warning(
-            "DriftCorrected",
+            reasons::DRIFT_CORRECTED,
             format!(
                 "group membership changed outside the controller: {} to add, {} to remove",
                 plan.associate.len(),
@@ -268,89 +370,59 @@ pub async fn apply(
             ),
         ));
     }
+    let (added, removed) = (batch.added, batch.removed);
     if added + removed > 0 {
         notes.push(Note::normal(
-            "MembershipUpdated",
+            reasons::MEMBERSHIP_UPDATED,
             format!("associated {added}, disassociated {removed} ({associated}/{desired_count})"),
         ));
     }
-    if let Some(e) = first_error {
+    if let Some(e) = batch.first_error {
         if e.class() != ErrorClass::Terminal && added + removed > 0 {
-            // Progress was made: record it and keep going rather than backing off.
-            return Ok(Outcome {
-                status,
-                verdict: Verdict::Progressing {
-                    reason: "Associating".into(),
-                    message: format!("{associated}/{desired_count} associated; retrying: {e}"),
-                },
-                requeue: PROGRESS_REQUEUE,
-                notes,
-            });
+            // Progress was made: it is in status; keep going rather than backing off.
+            return Ok(Ending::wait(
+                reasons::ASSOCIATING,
+                format!("{associated}/{desired_count} associated; retrying: {e}"),
+            ));
         }
-        return Err(e);
+        return Err(e.into());
     }
-    let remaining = plan.associate.len() + plan.disassociate.len() - added - removed;
-    let verdict = if remaining > 0 {
-        Verdict::Progressing {
-            reason: "Associating".into(),
-            message: format!("{associated}/{desired_count} agents associated"),
-        }
-    } else if !unknown.is_empty() {
-        Verdict::Stalled {
-            reason: "UnknownUsers".into(),
-            message: format!(
-                "not users of instance {}: {} (rule A2)",
-                group.instance_id,
-                cap(unknown).join(", ")
-            ),
-        }
-    } else if !pending_names.is_empty() {
-        Verdict::Progressing {
-            reason: "WaitingForReplication".into(),
-            message: format!(
-                "{} users not yet mirrored to {} (rule A2): {}",
-                pending_names.len(),
-                group.replica_region,
-                cap(pending_names.clone()).join(", ")
-            ),
-        }
-    } else {
-        Verdict::Ready(format!("{associated}/{desired_count} agents associated"))
+    let progress = Progress {
+        remaining: plan.associate.len() + plan.disassociate.len() - added - removed,
+        unknown,
+        pending: pending_names,
+        associated,
+        desired: desired_count,
     };
+    let (verdict, next) = verdict(&progress, &group.instance_id, &group.replica_region);
     // A drift sweep in flight: look again as soon as it should be done, to act on what it found.
-    let after_sweep = sweep_eta
+    let after_sweep = seen
+        .sweep_eta
         .map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()))
         .map(|d| (d + std::time::Duration::from_millis(500)).min(engine.resync))
         .unwrap_or(engine.resync);
-    let requeue = match &verdict {
-        Verdict::Ready(_) | Verdict::Stalled { .. } => after_sweep,
-        Verdict::Progressing { reason, .. } if reason == "WaitingForReplication" => {
-            std::time::Duration::from_secs(5)
-        }
-        Verdict::Progressing { .. } => std::time::Duration::from_millis(200),
+    let requeue = match next {
+        Next::Continue => std::time::Duration::from_millis(200),
+        Next::Replication => std::time::Duration::from_secs(5),
+        Next::Resync => after_sweep,
     };
-    Ok(Outcome {
-        status,
-        verdict,
-        requeue,
-        notes,
-    })
+    Ok(Ending::new(verdict, requeue))
 }
 
 /// Finalizer step. Retain: nothing to do. Delete: disassociate the agents this membership declares
 /// that no other (live) membership of the group declares, one batch window at a time; Some(why)
-/// while some remain.
+/// while some remain. A failed read (the group, the other memberships) is an error: the finalizer
+/// stays and the step is retried, never skipped.
 pub async fn cleanup(
     engine: &Engine,
     obj: &AgentMembership,
     objects: &dyn Objects,
-) -> ConnectResult<Option<String>> {
+) -> Result<Option<String>, PassError> {
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         return Ok(None);
     }
     let ns = obj.namespace().unwrap_or_default();
-    let group_name = &obj.spec.group_ref.name;
-    let Ok(group) = resolve_group(objects, &ns, group_name).await else {
+    let Ok(group) = resolve_group(objects, &ns, &obj.spec.group_ref.name).await? else {
         // The group object is gone (with its members, under deletionPolicy Delete) or never
         // became ready: there is no group to take agents out of.
         return Ok(None);
@@ -363,21 +435,7 @@ pub async fn cleanup(
         std::time::Duration::ZERO,
     )
     .await?;
-    let mut kept = BTreeSet::new();
-    for other in objects.memberships(&ns).await {
-        let live = other.metadata.deletion_timestamp.is_none();
-        if live && other.spec.group_ref.name == *group_name && other.uid() != obj.uid() {
-            let theirs = resolve_agents(
-                engine,
-                &group,
-                &desired_of(&other),
-                Priority::Normal,
-                engine.resync / 2,
-            )
-            .await?;
-            kept.extend(theirs.ids.into_keys());
-        }
-    }
+    let kept = declared_by_others(engine, obj, objects, &group, engine.resync / 2).await?;
     let declared: BTreeSet<String> = mine.ids.into_keys().collect();
     engine
         .ensure_members(&group.source_region, &group.arn)
@@ -396,7 +454,7 @@ pub async fn cleanup(
     if let Some(e) = batch.first_error
         && batch.removed == 0
     {
-        return Err(e);
+        return Err(e.into());
     }
     let left = total - batch.removed;
     Ok((left > 0).then(|| format!("removing agents from the group: {left} of {total} left")))

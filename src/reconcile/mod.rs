@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
+pub mod driver;
 pub mod group;
 pub mod k8s;
 pub mod membership;
@@ -22,13 +23,84 @@ use parking_lot::Mutex;
 use crate::api::{self, InstanceReplica, RegionPairs, TrafficDistributionGroup, conditions};
 use crate::connect::{ConnectApi, ConnectError, ErrorClass};
 
-/// Lookups of the other objects a resource refers to (same namespace).
+/// A read of another Kubernetes object that failed. It is never taken to mean "absent": the pass
+/// ends with a transient error and nothing is written on the strength of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("reading {what} failed: {message}")]
+pub struct ReadError {
+    /// What was read, e.g. `TrafficDistributionGroup support/support-default`.
+    pub what: String,
+    pub message: String,
+}
+
+/// Lookups of the other objects a resource refers to (same namespace). `Ok(None)` means the
+/// API server answered that the object does not exist; any other failure is an `Err`.
 #[async_trait]
 pub trait Objects: Send + Sync {
-    async fn replica(&self, namespace: &str, name: &str) -> Option<InstanceReplica>;
-    async fn group(&self, namespace: &str, name: &str) -> Option<TrafficDistributionGroup>;
+    async fn replica(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<InstanceReplica>, ReadError>;
+    async fn group(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistributionGroup>, ReadError>;
     /// Every AgentMembership of the namespace.
-    async fn memberships(&self, namespace: &str) -> Vec<api::AgentMembership>;
+    async fn memberships(&self, namespace: &str) -> Result<Vec<api::AgentMembership>, ReadError>;
+}
+
+/// Why a pass could not finish. The class decides the condition, the Event, the requeue and the
+/// metric label, in one place (`driver::settle`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PassError {
+    #[error("Connect: {0}")]
+    Connect(#[from] ConnectError),
+    #[error("Kubernetes: {0}")]
+    Read(#[from] ReadError),
+}
+
+impl PassError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Connect(e) => e.class(),
+            Self::Read(_) => ErrorClass::Transient,
+        }
+    }
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Connect(e) => e.retry_after(),
+            Self::Read(_) => None,
+        }
+    }
+}
+
+/// How a pass that ran to its end left the object: the verdict and when to look again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    pub verdict: Verdict,
+    pub requeue: Duration,
+}
+
+impl Ending {
+    pub fn new(verdict: Verdict, requeue: Duration) -> Self {
+        Self { verdict, requeue }
+    }
+    /// Waiting for something else (a dependency, Connect settling): look again soon.
+    pub fn wait(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(Verdict::progressing(reason, message), PROGRESS_REQUEUE)
+    }
+}
+
+/// What one pass did: the status as far as it got (each executed step records its effect here
+/// before the next runs), Events for the actions it took, and how it ended. The driver writes the
+/// status even when the pass ends in an error, so no write's effect is forgotten.
+#[derive(Debug, Clone)]
+pub struct Pass<S> {
+    pub status: S,
+    pub notes: Vec<Note>,
+    pub result: Result<Ending, PassError>,
 }
 
 /// Shared by every reconcile pass.
@@ -98,28 +170,14 @@ impl Note {
     }
 }
 
-/// Where the object stands after a pass (maps onto Ready / Reconciling / Stalled).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Ready(String),
-    Progressing { reason: String, message: String },
-    Stalled { reason: String, message: String },
-}
-
-/// The result of one pass: the new status, when to look again, and Events to publish.
-#[derive(Debug, Clone)]
-pub struct Outcome<S> {
-    pub status: S,
-    pub verdict: Verdict,
-    pub requeue: Duration,
-    pub notes: Vec<Note>,
-}
+pub use crate::plan::Verdict;
 
 /// The status types all carry conditions and observedGeneration.
 pub trait HasConditions {
     fn conditions_mut(&mut self) -> &mut Vec<Condition>;
     fn conditions(&self) -> &[Condition];
     fn set_observed_generation(&mut self, generation: Option<i64>);
+    fn observed_generation(&self) -> Option<i64>;
 }
 
 macro_rules! has_conditions {
@@ -128,6 +186,7 @@ macro_rules! has_conditions {
             fn conditions_mut(&mut self) -> &mut Vec<Condition> { &mut self.conditions }
             fn conditions(&self) -> &[Condition] { &self.conditions }
             fn set_observed_generation(&mut self, generation: Option<i64>) { self.observed_generation = generation; }
+            fn observed_generation(&self) -> Option<i64> { self.observed_generation }
         }
     )*};
 }
@@ -160,7 +219,7 @@ pub fn apply_verdict<S: HasConditions>(
     let c = status.conditions_mut();
     match verdict {
         Verdict::Ready(msg) => {
-            conditions::mark_ready(c, generation, "Reconciled", msg, now);
+            conditions::mark_ready(c, generation, api::reasons::RECONCILED, msg, now);
         }
         Verdict::Progressing { reason, message } => {
             conditions::mark_reconciling(c, generation, reason, message, now);
@@ -168,48 +227,6 @@ pub fn apply_verdict<S: HasConditions>(
         Verdict::Stalled { reason, message } => {
             conditions::mark_stalled(c, generation, reason, message, now);
         }
-    }
-}
-
-/// Turns a Connect error that escaped a pass into a verdict: terminal errors stall (no retry
-/// storm: look again at the resync period), waiting ones progress, transient ones back off.
-pub fn error_verdict(e: &ConnectError) -> (Verdict, Option<Duration>) {
-    match e.class() {
-        ErrorClass::Terminal => (
-            Verdict::Stalled {
-                reason: format!("Connect{}", variant_name(e)),
-                message: format!("Connect rejected the request: {e}"),
-            },
-            None,
-        ),
-        ErrorClass::Waiting => (
-            Verdict::Progressing {
-                reason: "Waiting".into(),
-                message: format!("waiting for Connect: {e}"),
-            },
-            e.retry_after(),
-        ),
-        ErrorClass::Transient => (
-            Verdict::Progressing {
-                reason: "RetryingAfterError".into(),
-                message: format!("retrying after a transient error: {e}"),
-            },
-            None,
-        ),
-    }
-}
-
-fn variant_name(e: &ConnectError) -> &'static str {
-    match e {
-        ConnectError::NotFound(_) => "NotFound",
-        ConnectError::Throttled(_) => "Throttled",
-        ConnectError::Conflict(_) => "Conflict",
-        ConnectError::InUse(_) => "InUse",
-        ConnectError::Invalid(_) => "InvalidRequest",
-        ConnectError::AccessDenied(_) => "AccessDenied",
-        ConnectError::NotReady(_) => "NotReady",
-        ConnectError::QuotaExceeded(_) => "QuotaExceeded",
-        ConnectError::Transient(_) => "Transient",
     }
 }
 
@@ -233,46 +250,43 @@ pub struct GroupRef {
     pub is_default: bool,
 }
 
-/// Dereferences `groupRef`; `Err(verdict)` while it does not exist or is not known yet.
+/// Dereferences `groupRef`: `Ok(Err(ending))` while the group does not exist or is not ACTIVE
+/// yet (the pass waits), `Err` when it could not be read.
 pub async fn resolve_group(
     objects: &dyn Objects,
     namespace: &str,
     name: &str,
-) -> Result<GroupRef, Verdict> {
-    let Some(g) = objects.group(namespace, name).await else {
-        return Err(Verdict::Progressing {
-            reason: "GroupNotFound".into(),
-            message: format!(
-                "TrafficDistributionGroup {name} does not exist in namespace {namespace} yet"
-            ),
-        });
+) -> Result<Result<GroupRef, Ending>, ReadError> {
+    let Some(g) = objects.group(namespace, name).await? else {
+        return Ok(Err(Ending::wait(
+            api::reasons::GROUP_NOT_FOUND,
+            format!("TrafficDistributionGroup {name} does not exist in namespace {namespace} yet"),
+        )));
     };
-    let st = g.status.unwrap_or_default();
-    match (
-        st.arn,
-        st.id,
-        st.instance_arn,
-        st.source_region,
-        st.replica_region,
-    ) {
-        (Some(arn), Some(id), Some(instance_arn), Some(source_region), Some(replica_region))
-            if st.status.as_deref() == Some("ACTIVE")
-                || conditions::is_true(&st.conditions, conditions::READY) =>
-        {
-            Ok(GroupRef {
-                arn,
-                id,
-                instance_id: crate::connect::instance_id_of(&instance_arn).to_string(),
-                source_region,
-                replica_region,
-                is_default: st.is_default.unwrap_or(false),
-            })
-        }
-        _ => Err(Verdict::Progressing {
-            reason: "WaitingForGroup".into(),
-            message: format!("TrafficDistributionGroup {name} is not ACTIVE yet"),
-        }),
+    Ok(group_ref(&g).ok_or_else(|| {
+        Ending::wait(
+            api::reasons::WAITING_FOR_GROUP,
+            format!("TrafficDistributionGroup {name} is not ACTIVE yet"),
+        )
+    }))
+}
+
+/// The group's identity, from its status, once it is ACTIVE (or Ready).
+pub fn group_ref(g: &TrafficDistributionGroup) -> Option<GroupRef> {
+    let st = g.status.as_ref()?;
+    let active = st.status.as_deref() == Some("ACTIVE")
+        || conditions::is_true(&st.conditions, conditions::READY);
+    if !active {
+        return None;
     }
+    Some(GroupRef {
+        arn: st.arn.clone()?,
+        id: st.id.clone()?,
+        instance_id: crate::connect::instance_id_of(st.instance_arn.as_deref()?).to_string(),
+        source_region: st.source_region.clone()?,
+        replica_region: st.replica_region.clone()?,
+        is_default: st.is_default.unwrap_or(false),
+    })
 }
 
 /// Short requeue while something is in progress.
@@ -290,21 +304,5 @@ mod tests {
             client_token("u1", "create"),
             client_token("u1", "replicate")
         );
-    }
-
-    #[test]
-    fn terminal_errors_stall_and_are_not_retried_quickly() {
-        let (v, after) = error_verdict(&ConnectError::Invalid(
-            "sign-in on non-default group".into(),
-        ));
-        assert!(matches!(v, Verdict::Stalled { .. }));
-        assert_eq!(after, None);
-    }
-
-    #[test]
-    fn throttling_is_progress_with_a_known_delay() {
-        let (v, after) = error_verdict(&ConnectError::Throttled("x".into()));
-        assert!(matches!(v, Verdict::Progressing { .. }));
-        assert!(after.is_some());
     }
 }

@@ -4,17 +4,33 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{InstanceReplicaStatus, ReplicationRegionStatus};
-use crate::connect::{ConnectResult, arn_in_region, instance_id_of};
+use crate::api::{InstanceReplicaStatus, ReplicationRegionStatus, reasons};
+use crate::connect::{arn_in_region, instance_id_of};
 use crate::plan::replica::{Decision, DesiredReplica, plan};
 
 pub async fn apply(
     engine: &Engine,
     obj: &InstanceReplica,
+    _objects: &dyn Objects,
     _now: Timestamp,
-) -> ConnectResult<Outcome<InstanceReplicaStatus>> {
-    let spec = &obj.spec;
+) -> Pass<InstanceReplicaStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let result = steps(engine, obj, &mut status, &mut notes).await;
+    Pass {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn steps(
+    engine: &Engine,
+    obj: &InstanceReplica,
+    status: &mut InstanceReplicaStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Ending, PassError> {
+    let spec = &obj.spec;
     let instance_id = instance_id_of(&spec.instance_id).to_string();
     let desired = DesiredReplica {
         instance_id: instance_id.clone(),
@@ -41,92 +57,74 @@ pub async fn apply(
             reason: r.reason.clone(),
         })
         .collect();
-    let mut notes = Vec::new();
-    let (verdict, requeue) =
-        match plan(&desired, &observed, |a, b| engine.pairs.can_replicate(a, b)) {
-            Decision::Replicate => {
-                let token = client_token(&obj.uid().unwrap_or_default(), "replicate");
-                match engine
-                    .connect
-                    .replicate_instance(
-                        &spec.source_region,
-                        &instance_id,
-                        &spec.replica_region,
-                        &spec.replica_alias,
-                        &token,
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        status.replication_requested = Some(true);
-                        status.conflict = None;
-                        notes.push(Note::normal(
-                            "ReplicationStarted",
-                            format!(
-                                "ReplicateInstance {} -> {} ({})",
-                                spec.source_region, spec.replica_region, spec.replica_alias
-                            ),
-                        ));
-                        (
-                            Verdict::Progressing {
-                                reason: "Replicating".into(),
-                                message: "ReplicateInstance accepted".into(),
-                            },
-                            PROGRESS_REQUEUE,
-                        )
-                    }
-                    Err(ConnectError::Conflict(msg)) => {
-                        // R2: the message names the conflicting resource; once a person resolves it,
-                        // calling again resumes, so keep retrying at a calm pace.
-                        status.conflict = Some(msg.clone());
-                        notes.push(Note::warning("ResourceConflict", msg.clone()));
-                        (
-                            Verdict::Stalled {
-                                reason: "ResourceConflict".into(),
-                                message: format!("replication blocked by a name conflict: {msg}"),
-                            },
-                            std::time::Duration::from_secs(30),
-                        )
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Decision::Wait { status: s } => (
-                Verdict::Progressing {
-                    reason: "Replicating".into(),
-                    message: format!("replication to {} is {s}", spec.replica_region),
-                },
-                PROGRESS_REQUEUE,
-            ),
-            Decision::Ready => (
-                Verdict::Ready(format!(
-                    "replicated {} -> {}",
-                    spec.source_region, spec.replica_region
-                )),
-                engine.resync,
-            ),
-            Decision::Failed { reason } => {
-                notes.push(Note::warning("ReplicationFailed", reason.clone()));
-                (
-                    Verdict::Stalled {
-                        reason: "ReplicationFailed".into(),
-                        message: reason,
-                    },
-                    engine.resync,
+    let (verdict, requeue) = match plan(&desired, &observed, |a, b| {
+        engine.pairs.can_replicate(a, b)
+    }) {
+        Decision::Replicate => {
+            let token = client_token(&obj.uid().unwrap_or_default(), "replicate");
+            match engine
+                .connect
+                .replicate_instance(
+                    &spec.source_region,
+                    &instance_id,
+                    &spec.replica_region,
+                    &spec.replica_alias,
+                    &token,
                 )
+                .await
+            {
+                Ok(_) => {
+                    status.replication_requested = Some(true);
+                    status.conflict = None;
+                    notes.push(Note::normal(
+                        reasons::REPLICATION_STARTED,
+                        format!(
+                            "ReplicateInstance {} -> {} ({})",
+                            spec.source_region, spec.replica_region, spec.replica_alias
+                        ),
+                    ));
+                    (
+                        Verdict::progressing(reasons::REPLICATING, "ReplicateInstance accepted"),
+                        PROGRESS_REQUEUE,
+                    )
+                }
+                Err(ConnectError::Conflict(msg)) => {
+                    // R2: the message names the conflicting resource; once a person resolves it,
+                    // calling again resumes, so keep retrying at a calm pace.
+                    status.conflict = Some(msg.clone());
+                    (
+                        Verdict::stalled(
+                            reasons::RESOURCE_CONFLICT,
+                            format!("replication blocked by a name conflict: {msg}"),
+                        ),
+                        std::time::Duration::from_secs(30),
+                    )
+                }
+                Err(e) => return Err(e.into()),
             }
-            Decision::Refuse { reason, rule } => (
-                Verdict::Stalled {
-                    reason: "InvalidReplica".into(),
-                    message: format!("{reason} (rule {rule})"),
-                },
-                engine.resync,
+        }
+        Decision::Wait { status: s } => (
+            Verdict::progressing(
+                reasons::REPLICATING,
+                format!("replication to {} is {s}", spec.replica_region),
             ),
-        };
-    Ok(Outcome {
-        status,
-        verdict,
-        requeue,
-        notes,
-    })
+            PROGRESS_REQUEUE,
+        ),
+        Decision::Ready => (
+            Verdict::Ready(format!(
+                "replicated {} -> {}",
+                spec.source_region, spec.replica_region
+            )),
+            engine.resync,
+        ),
+        Decision::Failed { reason } => (
+            Verdict::stalled(reasons::REPLICATION_FAILED, reason),
+            engine.resync,
+        ),
+        Decision::Refuse { reason, rule } => (
+            Verdict::stalled(reasons::INVALID_REPLICA, format!("{reason} (rule {rule})")),
+            engine.resync,
+        ),
+    };
+    Ok(Ending::new(verdict, requeue))
 }

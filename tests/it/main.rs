@@ -7,5 +7,6 @@ mod cli;
 mod crds;
 mod denylist;
 mod deploy;
+mod driver;
 mod e2e;
 mod emulator;

@@ -1,0 +1,59 @@
+//! Every condition reason and Event reason the controller writes, in one place. Users match on
+//! them (`kubectl wait`, alerts on Events), so they are part of the API: add freely, rename none.
+
+// Ready
+pub const RECONCILED: &str = "Reconciled";
+
+// Reconciling: waiting for something else
+pub const REPLICA_NOT_FOUND: &str = "ReplicaNotFound";
+pub const WAITING_FOR_REPLICA: &str = "WaitingForReplica";
+pub const INSTANCE_NOT_REPLICATED: &str = "InstanceNotReplicated";
+pub const GROUP_NOT_FOUND: &str = "GroupNotFound";
+pub const WAITING_FOR_GROUP: &str = "WaitingForGroup";
+pub const WAITING_FOR_DEFAULT_GROUP: &str = "WaitingForDefaultGroup";
+pub const GROUP_NOT_ACTIVE: &str = "GroupNotActive";
+pub const WAITING_FOR_REPLICATION: &str = "WaitingForReplication";
+pub const WAITING: &str = "Waiting";
+
+// Reconciling: work in progress
+pub const REPLICATING: &str = "Replicating";
+pub const CREATING: &str = "Creating";
+pub const ASSOCIATING: &str = "Associating";
+pub const ROLLING_OUT: &str = "RollingOut";
+pub const APPLIED: &str = "Applied";
+pub const MOVING_NUMBERS: &str = "MovingPhoneNumbers";
+pub const CREATING_TABLE: &str = "CreatingTable";
+pub const DELETING: &str = "Deleting";
+
+// Reconciling: an error that is retried
+pub const RETRYING_AFTER_ERROR: &str = "RetryingAfterError";
+/// A read of another Kubernetes object failed (RBAC, API server unavailable): retried, and
+/// nothing is written to Connect on the strength of it.
+pub const KUBERNETES_READ_FAILED: &str = "KubernetesReadFailed";
+
+// Stalled: the spec (or the account) must change
+pub const UNKNOWN_USERS: &str = "UnknownUsers";
+pub const PHONE_NUMBER_NOT_CLAIMED: &str = "PhoneNumberNotClaimed";
+pub const GROUP_FAILED: &str = "GroupFailed";
+pub const RESOURCE_CONFLICT: &str = "ResourceConflict";
+pub const REPLICATION_FAILED: &str = "ReplicationFailed";
+pub const INVALID_REPLICA: &str = "InvalidReplica";
+pub const NO_DYNAMODB: &str = "NoDynamoDB";
+pub const DENYLIST_REJECTED: &str = "DenylistRejected";
+/// Prefix of a rule-specific refusal, e.g. `RejectedD4`.
+pub const REJECTED_PREFIX: &str = "Rejected";
+/// Prefix of a Connect rejection, e.g. `ConnectInvalidRequest`.
+pub const CONNECT_PREFIX: &str = "Connect";
+
+// Events for actions taken (published once per action)
+pub const CREATED: &str = "Created";
+pub const REPLICATION_STARTED: &str = "ReplicationStarted";
+pub const PHONE_NUMBER_ADDED: &str = "PhoneNumberAdded";
+pub const PHONE_NUMBER_REMOVED: &str = "PhoneNumberRemoved";
+pub const TAGS_UPDATED: &str = "TagsUpdated";
+pub const MEMBERSHIP_UPDATED: &str = "MembershipUpdated";
+pub const TRAFFIC_SHIFTED: &str = "TrafficShifted";
+pub const DRIFT_CORRECTED: &str = "DriftCorrected";
+pub const DENYLIST_TABLE: &str = "DenylistTable";
+pub const DENYLIST_ENTRIES: &str = "DenylistEntries";
+pub const RELEASED: &str = "Released";

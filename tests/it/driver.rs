@@ -1,0 +1,450 @@
+//! The reconcile driver, as the controller runs it, against the emulator process through the
+//! unmodified SDK: failed Kubernetes reads are never taken for "absent", a pass keeps what it
+//! did, and memberships of one group never fight. The objects live in the demo's in-memory world;
+//! a wrapper makes its reads fail on demand, as an API server that denies `get` would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connect_gr::api::{
+    AgentMembership, InstanceReplica, TrafficDistributionGroup, conditions, reasons,
+};
+use connect_gr::connect::{Priority, Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
+use connect_gr::demo::World;
+use connect_gr::reconcile::driver::{CleanupSettled, Managed, Settled, run_cleanup, run_pass};
+use connect_gr::reconcile::{Engine, Objects, ReadError};
+use k8s_openapi::jiff::Timestamp;
+use parking_lot::Mutex;
+
+use crate::support::emulator::{Emulator, SOURCE};
+
+const REPLICA: &str = include_str!("../../deploy/examples/instance-replica.yaml");
+const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: support-default}\nspec:\n  replicaRef: {name: support-center}\n  default: true\n";
+
+/// The world's objects, with reads that fail on demand.
+#[derive(Default)]
+struct Flaky {
+    world: Arc<World>,
+    replicas: AtomicBool,
+    groups: AtomicBool,
+    memberships: AtomicBool,
+}
+
+fn denied(what: &str) -> ReadError {
+    ReadError {
+        what: what.into(),
+        message: "ApiError: forbidden (Forbidden): 403".into(),
+    }
+}
+
+#[async_trait]
+impl Objects for Flaky {
+    async fn replica(&self, ns: &str, name: &str) -> Result<Option<InstanceReplica>, ReadError> {
+        if self.replicas.load(Ordering::SeqCst) {
+            return Err(denied("InstanceReplica"));
+        }
+        self.world.replica(ns, name).await
+    }
+    async fn group(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistributionGroup>, ReadError> {
+        if self.groups.load(Ordering::SeqCst) {
+            return Err(denied("TrafficDistributionGroup"));
+        }
+        self.world.group(ns, name).await
+    }
+    async fn memberships(&self, ns: &str) -> Result<Vec<AgentMembership>, ReadError> {
+        if self.memberships.load(Ordering::SeqCst) {
+            return Err(denied("AgentMemberships"));
+        }
+        self.world.memberships(ns).await
+    }
+}
+
+impl Flaky {
+    fn fail_all(&self, fail: bool) {
+        for f in [&self.replicas, &self.groups, &self.memberships] {
+            f.store(fail, Ordering::SeqCst);
+        }
+    }
+}
+
+struct Bed {
+    emulator: Emulator,
+    engine: Engine,
+    objects: Flaky,
+}
+
+fn engine(endpoint: &str) -> Engine {
+    connect_gr::controller::install_crypto();
+    // Quotas off on the emulator and scaled far up here: these tests are about what is called,
+    // not how fast.
+    let quotas = SchedulerConfig {
+        scale: 200.0,
+        ..SchedulerConfig::from_env()
+    };
+    let connect = new_connect(
+        SdkConnectConfig {
+            endpoint_url: Some(endpoint.to_string()),
+            max_attempts: Some(2),
+        },
+        Scheduler::new(quotas.clone()),
+    );
+    let mut e = Engine::new(connect, Duration::from_secs(300)).with_sweep_budget(&quotas);
+    e.batch_window = Duration::from_secs(30);
+    e
+}
+
+/// An emulator with `users` agents, the replica and the default group reconciled to Ready.
+async fn bed(users: usize, extra: &[&str]) -> Bed {
+    for (k, v) in [("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")] {
+        // SAFETY: test set-up; every test sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let users_arg = users.to_string();
+    let mut args = vec![
+        "--quotas",
+        "off",
+        "--users",
+        &users_arg,
+        "--replication-seconds",
+        "0.2",
+    ];
+    args.extend_from_slice(extra);
+    let emulator = Emulator::start_with(&args);
+    let engine = engine(&emulator.endpoint());
+    let objects = Flaky::default();
+    objects.world.apply_yaml(REPLICA, "replica").unwrap();
+    objects
+        .world
+        .apply_yaml(DEFAULT_GROUP, "default group")
+        .unwrap();
+    converge(&engine, &objects.world).await;
+    Bed {
+        emulator,
+        engine,
+        objects,
+    }
+}
+
+async fn converge(engine: &Engine, world: &World) {
+    let progress =
+        connect_gr::demo::converge(engine, world, false, Duration::from_secs(90), |_| {}).await;
+    let not_ready: Vec<_> = progress
+        .iter()
+        .filter(|p| !p.verdict.is_ready())
+        .map(|p| format!("{} {}: {:?}", p.kind, p.name, p.verdict))
+        .collect();
+    assert!(not_ready.is_empty(), "did not converge: {not_ready:?}");
+}
+
+const WRITES: &[&str] = &[
+    "ReplicateInstance",
+    "CreateTrafficDistributionGroup",
+    "DeleteTrafficDistributionGroup",
+    "UpdateTrafficDistribution",
+    "AssociateTrafficDistributionGroupUser",
+    "DisassociateTrafficDistributionGroupUser",
+    "UpdatePhoneNumber",
+    "TagResource",
+    "UntagResource",
+    "AssociateLambdaFunction",
+];
+
+fn count(emu: &Emulator, ops: &[&str]) -> usize {
+    emu.calls()
+        .iter()
+        .filter(|c| ops.contains(&c["operation"].as_str().unwrap_or("")))
+        .count()
+}
+
+/// One pass of the named object through the driver; its status goes back into the world.
+async fn pass<K: Managed>(
+    bed: &Bed,
+    list: &Mutex<Vec<K>>,
+    name: &str,
+    failures: u32,
+) -> Settled<K::Status> {
+    let obj = find(list, name);
+    let out = run_pass(&bed.engine, &bed.objects, &obj, Timestamp::now(), failures).await;
+    store(list, name, out.status.clone());
+    out
+}
+
+fn find<K: Managed>(list: &Mutex<Vec<K>>, name: &str) -> K {
+    list.lock()
+        .iter()
+        .find(|o| o.meta().name.as_deref() == Some(name))
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} not in the world"))
+}
+
+fn store<K: Managed>(list: &Mutex<Vec<K>>, name: &str, status: K::Status) {
+    for o in list.lock().iter_mut() {
+        if o.meta().name.as_deref() == Some(name) {
+            o.set_status(status.clone());
+        }
+    }
+}
+
+fn reconciling_reason<S: connect_gr::reconcile::HasConditions>(s: &S) -> String {
+    let c = conditions::get(s.conditions(), conditions::RECONCILING).expect("Reconciling");
+    assert_eq!(c.status, conditions::TRUE, "{c:?}");
+    assert!(!conditions::is_true(s.conditions(), conditions::READY));
+    c.reason.clone()
+}
+
+fn membership_yaml(name: &str, mode: &str, policy: &str, users: &[String]) -> String {
+    let mut y = format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: {name}}}\nspec:\n  groupRef: {{name: support-default}}\n  mode: {mode}\n  deletionPolicy: {policy}\n  users:\n"
+    );
+    for u in users {
+        y.push_str(&format!("    - {u}\n"));
+    }
+    y
+}
+
+fn agents(from: usize, to: usize) -> Vec<String> {
+    (from..=to).map(|i| format!("agent{i:05}")).collect()
+}
+
+async fn member_count(bed: &Bed) -> usize {
+    let arn = find(&bed.objects.world.groups, "support-default")
+        .status
+        .unwrap()
+        .arn
+        .unwrap();
+    bed.engine
+        .connect
+        .list_group_users(SOURCE, &arn, Priority::Normal)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_of_a_referenced_object_writes_nothing_for_any_kind_and_the_retry_succeeds() {
+    let bed = bed(20, &[]).await;
+    let world = bed.objects.world.clone();
+    world
+        .apply_yaml(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: overflow}\nspec:\n  replicaRef: {name: support-center}\n  deletionPolicy: Delete\n",
+            "overflow",
+        )
+        .unwrap();
+    world
+        .apply_yaml(
+            &membership_yaml("team", "Exact", "Retain", &agents(1, 5)),
+            "m",
+        )
+        .unwrap();
+    world
+        .apply_yaml(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {name: split}\nspec:\n  groupRef: {name: support-default}\n  telephony: {us-west-2: 60, us-east-1: 40}\n  agents: {us-west-2: 50, us-east-1: 50}\n",
+            "split",
+        )
+        .unwrap();
+    bed.objects.fail_all(true);
+    let before = count(&bed.emulator, WRITES);
+
+    // Every kind that reads another object: the read fails, nothing is written, status says why.
+    let g = pass(&bed, &world.groups, "overflow", 0).await;
+    let m = pass(&bed, &world.memberships, "team", 0).await;
+    let d = pass(&bed, &world.distributions, "split", 0).await;
+    assert_eq!(count(&bed.emulator, WRITES), before, "no write on a failed read");
+    for reason in [
+        reconciling_reason(&g.status),
+        reconciling_reason(&m.status),
+        reconciling_reason(&d.status),
+    ] {
+        assert_eq!(reason, reasons::KUBERNETES_READ_FAILED);
+    }
+    assert!(g.events.iter().any(|e| e.warning), "a Warning on the way in");
+
+    // Reads work again: the same objects converge.
+    bed.objects.fail_all(false);
+    converge(&bed.engine, &world).await;
+    assert_eq!(member_count(&bed).await, 5);
+    assert!(count(&bed.emulator, &["CreateTrafficDistributionGroup"]) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_holds_the_finalizer_while_reads_fail_and_releases_once_they_work() {
+    let bed = bed(20, &[]).await;
+    let world = bed.objects.world.clone();
+    world
+        .apply_yaml(
+            &membership_yaml("leaving", "Additive", "Delete", &agents(1, 6)),
+            "leaving",
+        )
+        .unwrap();
+    world
+        .apply_yaml(
+            &membership_yaml("staying", "Additive", "Retain", &agents(5, 8)),
+            "staying",
+        )
+        .unwrap();
+    converge(&bed.engine, &world).await;
+    assert_eq!(member_count(&bed).await, 8);
+    let leaving = find(&world.memberships, "leaving");
+
+    // The group cannot be read: the finalizer stays, nothing is disassociated.
+    bed.objects.groups.store(true, Ordering::SeqCst);
+    let out = run_cleanup(&bed.engine, &bed.objects, &leaving, Timestamp::now(), 0).await;
+    let CleanupSettled::Holding(held) = out else {
+        panic!("the finalizer was released on a failed read of the group");
+    };
+    assert_eq!(
+        reconciling_reason(&held.status),
+        reasons::KUBERNETES_READ_FAILED
+    );
+    // The other memberships cannot be listed: taking that for "none" would remove 5 and 6.
+    bed.objects.groups.store(false, Ordering::SeqCst);
+    bed.objects.memberships.store(true, Ordering::SeqCst);
+    let out = run_cleanup(&bed.engine, &bed.objects, &leaving, Timestamp::now(), 1).await;
+    assert!(matches!(out, CleanupSettled::Holding(_)));
+    assert_eq!(
+        count(&bed.emulator, &["DisassociateTrafficDistributionGroupUser"]),
+        0
+    );
+    assert_eq!(member_count(&bed).await, 8);
+
+    // Reads work: only the agents no other membership declares leave (1-4).
+    bed.objects.memberships.store(false, Ordering::SeqCst);
+    let mut released = false;
+    for _ in 0..10 {
+        if let CleanupSettled::Released(_) =
+            run_cleanup(&bed.engine, &bed.objects, &leaving, Timestamp::now(), 0).await
+        {
+            released = true;
+            break;
+        }
+    }
+    assert!(released);
+    assert_eq!(member_count(&bed).await, 4, "5-8 stay: 'staying' declares them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_moved_before_a_later_move_failed_is_recorded_and_moved_out_when_undeclared() {
+    // Moves stay IN_PROGRESS (and block further moves of that number) for 30 virtual seconds.
+    let bed = bed(5, &["--claim-seconds", "30"]).await;
+    let world = bed.objects.world.clone();
+    let lines = |numbers: &str| {
+        format!(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {{name: lines}}\nspec:\n  replicaRef: {{name: support-center}}\n  phoneNumbers: [{numbers}]\n"
+        )
+    };
+    world.apply_yaml(&lines(""), "lines").unwrap();
+    converge(&bed.engine, &world).await;
+    let group = find(&world.groups, "lines").status.unwrap();
+    let (group_arn, instance_arn) = (group.arn.unwrap(), group.instance_arn.unwrap());
+
+    // Someone else starts moving the second number: Connect will refuse to move it for a while.
+    let numbers = bed
+        .engine
+        .connect
+        .list_phone_numbers(SOURCE, Priority::Normal)
+        .await
+        .unwrap();
+    let second = numbers
+        .iter()
+        .find(|n| n.number == "+14255550103")
+        .expect("+14255550103 is claimed");
+    let elsewhere = if second.target_arn.as_deref() == Some(instance_arn.as_str()) {
+        find(&world.groups, "support-default")
+            .status
+            .unwrap()
+            .arn
+            .unwrap()
+    } else {
+        instance_arn.clone()
+    };
+    bed.engine
+        .connect
+        .update_phone_number(SOURCE, &second.id, &elsewhere, "by-hand")
+        .await
+        .unwrap();
+
+    world
+        .apply_yaml(&lines("\"+14255550102\", \"+14255550103\""), "lines")
+        .unwrap();
+    let out = pass(&bed, &world.groups, "lines", 0).await;
+    assert!(
+        !conditions::is_true(&out.status.conditions, conditions::READY),
+        "{:?}",
+        out.verdict
+    );
+    assert_eq!(
+        out.status.managed_phone_numbers,
+        vec!["+14255550102".to_string()],
+        "the first move is recorded although the second failed"
+    );
+
+    // Later: both are in; then the first is no longer declared and goes back to the instance.
+    bed.emulator.advance(31.0);
+    converge(&bed.engine, &world).await;
+    world
+        .apply_yaml(&lines("\"+14255550103\""), "lines")
+        .unwrap();
+    bed.emulator.advance(31.0);
+    converge(&bed.engine, &world).await;
+    let numbers = bed
+        .engine
+        .connect
+        .list_phone_numbers(SOURCE, Priority::Normal)
+        .await
+        .unwrap();
+    let target = |n: &str| {
+        numbers
+            .iter()
+            .find(|p| p.number == n)
+            .and_then(|p| p.target_arn.clone())
+    };
+    assert_eq!(target("+14255550102"), Some(instance_arn));
+    assert_eq!(target("+14255550103"), Some(group_arn));
+    assert_eq!(
+        find(&world.groups, "lines").status.unwrap().managed_phone_numbers,
+        vec!["+14255550103".to_string()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_exact_memberships_of_500_agents_on_one_group_converge_without_removing_anyone() {
+    let bed = bed(5_000, &[]).await;
+    let world = bed.objects.world.clone();
+    for t in 0..10 {
+        world
+            .apply_yaml(
+                &membership_yaml(
+                    &format!("team-{t}"),
+                    "Exact",
+                    "Retain",
+                    &agents(t * 500 + 1, t * 500 + 500),
+                ),
+                "team",
+            )
+            .unwrap();
+    }
+    converge(&bed.engine, &world).await;
+    assert_eq!(member_count(&bed).await, 5_000);
+    assert_eq!(
+        count(&bed.emulator, &["DisassociateTrafficDistributionGroupUser"]),
+        0,
+        "no membership removed an agent another declares"
+    );
+    assert_eq!(
+        count(&bed.emulator, &["AssociateTrafficDistributionGroupUser"]),
+        5_000,
+        "each agent associated once"
+    );
+    // A re-run (several passes over every object) writes nothing.
+    let writes = count(&bed.emulator, WRITES);
+    for _ in 0..3 {
+        connect_gr::demo::pass(&bed.engine, &world, false).await;
+    }
+    assert_eq!(count(&bed.emulator, WRITES), writes);
+}
