@@ -9,18 +9,21 @@ pub struct Limit {
     pub burst: f64,
 }
 
-/// Q1 defaults: 2 requests/s with burst 5; ListUsers and DescribeUser 10/s (burst 10).
+/// Q1: 2 requests/s with burst 5, the default of every operation.
+pub const STANDARD: Limit = Limit {
+    rate: 2.0,
+    burst: 5.0,
+};
+
+/// Q1: 10 requests/s with burst 10 (ListUsers and DescribeUser).
+pub const USER_READS: Limit = Limit {
+    rate: 10.0,
+    burst: 10.0,
+};
+
+/// Q1 default of an operation: its entry in the operation table (`ops::OPS`), else [`STANDARD`].
 pub fn default_limit(operation: &str) -> Limit {
-    match operation {
-        "ListUsers" | "DescribeUser" => Limit {
-            rate: 10.0,
-            burst: 10.0,
-        },
-        _ => Limit {
-            rate: 2.0,
-            burst: 5.0,
-        },
-    }
+    super::ops::find(operation).map_or(STANDARD, |o| o.quota)
 }
 
 #[derive(Debug, Clone)]
