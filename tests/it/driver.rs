@@ -255,7 +255,11 @@ async fn a_failed_read_of_a_referenced_object_writes_nothing_for_any_kind_and_th
     let g = pass(&bed, &world.groups, "overflow", 0).await;
     let m = pass(&bed, &world.memberships, "team", 0).await;
     let d = pass(&bed, &world.distributions, "split", 0).await;
-    assert_eq!(count(&bed.emulator, WRITES), before, "no write on a failed read");
+    assert_eq!(
+        count(&bed.emulator, WRITES),
+        before,
+        "no write on a failed read"
+    );
     for reason in [
         reconciling_reason(&g.status),
         reconciling_reason(&m.status),
@@ -263,7 +267,10 @@ async fn a_failed_read_of_a_referenced_object_writes_nothing_for_any_kind_and_th
     ] {
         assert_eq!(reason, reasons::KUBERNETES_READ_FAILED);
     }
-    assert!(g.events.iter().any(|e| e.warning), "a Warning on the way in");
+    assert!(
+        g.events.iter().any(|e| e.warning),
+        "a Warning on the way in"
+    );
 
     // Reads work again: the same objects converge.
     bed.objects.fail_all(false);
@@ -325,7 +332,11 @@ async fn cleanup_holds_the_finalizer_while_reads_fail_and_releases_once_they_wor
         }
     }
     assert!(released);
-    assert_eq!(member_count(&bed).await, 4, "5-8 stay: 'staying' declares them");
+    assert_eq!(
+        member_count(&bed).await,
+        4,
+        "5-8 stay: 'staying' declares them"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,7 +418,10 @@ async fn a_number_moved_before_a_later_move_failed_is_recorded_and_moved_out_whe
     assert_eq!(target("+14255550102"), Some(instance_arn));
     assert_eq!(target("+14255550103"), Some(group_arn));
     assert_eq!(
-        find(&world.groups, "lines").status.unwrap().managed_phone_numbers,
+        find(&world.groups, "lines")
+            .status
+            .unwrap()
+            .managed_phone_numbers,
         vec!["+14255550103".to_string()]
     );
 }

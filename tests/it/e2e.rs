@@ -14,7 +14,7 @@ const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
 /// Quotas are scaled up on both sides so the suite stays short; the pacing logic is the same.
 const QUOTA_SCALE: &str = "20";
 
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -23,12 +23,12 @@ impl Drop for Proc {
     }
 }
 
-struct Emulator {
+pub(crate) struct Emulator {
     _proc: Proc,
-    url: String,
+    pub(crate) url: String,
 }
 
-fn start_emulator(extra: &[&str]) -> Emulator {
+pub(crate) fn start_emulator(extra: &[&str]) -> Emulator {
     let mut child = Command::new(BIN)
         .args([
             "emulator",
@@ -71,7 +71,7 @@ fn start_controller_with(bed: &TestBed, ns: &str, emulator: &str, env: &[(&str, 
 
 /// `connect-gr controller --namespace ns` against the test bed and the emulator, logging to
 /// `log` in the test bed's directory.
-fn controller_command(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Command {
+pub(crate) fn controller_command(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Command {
     let log = std::fs::File::create(bed.dir().join(log)).unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(["controller", "--namespace", ns])
@@ -87,7 +87,7 @@ fn controller_command(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Com
     cmd
 }
 
-async fn connect(url: &str, region: &str) -> aws_sdk_connect::Client {
+pub(crate) async fn connect(url: &str, region: &str) -> aws_sdk_connect::Client {
     let conf = aws_sdk_connect::Config::builder()
         .behavior_version(aws_sdk_connect::config::BehaviorVersion::latest())
         .region(aws_sdk_connect::config::Region::new(region.to_string()))
@@ -99,7 +99,7 @@ async fn connect(url: &str, region: &str) -> aws_sdk_connect::Client {
     aws_sdk_connect::Client::from_conf(conf)
 }
 
-fn apply(bed: &TestBed, ns: &str, yaml: &str) {
+pub(crate) fn apply(bed: &TestBed, ns: &str, yaml: &str) {
     let out = bed.kubectl_stdin(
         &[
             "apply",
@@ -120,7 +120,7 @@ fn apply(bed: &TestBed, ns: &str, yaml: &str) {
     );
 }
 
-fn wait_ready(bed: &TestBed, ns: &str, what: &str, timeout: &str) {
+pub(crate) fn wait_ready(bed: &TestBed, ns: &str, what: &str, timeout: &str) {
     let out = bed.kubectl(&[
         "wait",
         "-n",
@@ -150,7 +150,7 @@ fn wait_ready(bed: &TestBed, ns: &str, what: &str, timeout: &str) {
     }
 }
 
-fn jsonpath(bed: &TestBed, ns: &str, what: &str, path: &str) -> String {
+pub(crate) fn jsonpath(bed: &TestBed, ns: &str, what: &str, path: &str) -> String {
     String::from_utf8_lossy(
         &bed.kubectl(&["get", "-n", ns, what, "-o", &format!("jsonpath={path}")])
             .stdout,
@@ -158,7 +158,7 @@ fn jsonpath(bed: &TestBed, ns: &str, what: &str, path: &str) -> String {
     .to_string()
 }
 
-async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F)
+pub(crate) async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -173,13 +173,13 @@ where
     panic!("timed out after {timeout:?} waiting for: {what}");
 }
 
-fn replica_yaml() -> String {
+pub(crate) fn replica_yaml() -> String {
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: InstanceReplica\nmetadata: {{name: support-center}}\nspec:\n  instanceId: {INSTANCE}\n  sourceRegion: us-west-2\n  replicaRegion: us-east-1\n  replicaAlias: support-center-east\n"
     )
 }
 
-fn group_yaml(name: &str, policy: &str) -> String {
+pub(crate) fn group_yaml(name: &str, policy: &str) -> String {
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {{name: {name}}}\nspec:\n  replicaRef: {{name: support-center}}\n  description: e2e group\n  phoneNumbers: [\"+14255550103\"]\n  deletionPolicy: {policy}\n"
     )
@@ -201,7 +201,7 @@ fn split_yaml(group: &str, tw: i32, aw: i32) -> String {
     )
 }
 
-async fn group_arn(bed: &TestBed, ns: &str, name: &str) -> String {
+pub(crate) async fn group_arn(bed: &TestBed, ns: &str, name: &str) -> String {
     let arn = jsonpath(bed, ns, &format!("tdg/{name}"), "{.status.arn}");
     assert!(
         arn.contains(":traffic-distribution-group/"),
@@ -211,7 +211,7 @@ async fn group_arn(bed: &TestBed, ns: &str, name: &str) -> String {
 }
 
 /// The group's members; retried while the group is briefly not ACTIVE (A1/G2).
-async fn members(c: &aws_sdk_connect::Client, arn: &str) -> Vec<String> {
+pub(crate) async fn members(c: &aws_sdk_connect::Client, arn: &str) -> Vec<String> {
     for _ in 0..50 {
         let mut out = Vec::new();
         let mut pages = c
@@ -924,7 +924,13 @@ fn scenario(prefix: &str) -> (&'static TestBed, String, Emulator, Proc) {
     (bed, ns, emu, ctl)
 }
 
-fn named_members_yaml(name: &str, group: &str, from: usize, to: usize, policy: &str) -> String {
+pub(crate) fn named_members_yaml(
+    name: &str,
+    group: &str,
+    from: usize,
+    to: usize,
+    policy: &str,
+) -> String {
     let users: Vec<String> = (from..=to).map(|i| format!("\"agent{i:03}\"")).collect();
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: {name}}}\nspec:\n  groupRef: {{name: {group}}}\n  mode: Additive\n  deletionPolicy: {policy}\n  users: [{}]\n",
@@ -933,7 +939,7 @@ fn named_members_yaml(name: &str, group: &str, from: usize, to: usize, policy: &
 }
 
 /// Sorted user ids of agentFROM..=agentTO.
-async fn agent_ids(c: &aws_sdk_connect::Client, from: usize, to: usize) -> Vec<String> {
+pub(crate) async fn agent_ids(c: &aws_sdk_connect::Client, from: usize, to: usize) -> Vec<String> {
     let wanted: Vec<String> = (from..=to).map(|i| format!("agent{i:03}")).collect();
     let users = c
         .list_users()

@@ -9,4 +9,5 @@ mod denylist;
 mod deploy;
 mod driver;
 mod e2e;
+mod e2e_rbac;
 mod emulator;
