@@ -51,6 +51,10 @@ pub struct ControllerArgs {
         value_parser = crate::connect::parse_quota_override
     )]
     pub quotas: Vec<(String, (f64, f64))>,
+    /// Read Connect and report, write nothing: every object behaves as if annotated
+    /// `connectgr.io/management-policy: Observe` (the calls it would make are in `status.plan`).
+    #[arg(long, env = "CONNECT_GR_OBSERVE_ONLY", default_value_t = false)]
+    pub observe_only: bool,
     /// Run several replicas: only the holder of the Lease `connect-gr` reconciles.
     #[arg(long, env = "CONNECT_GR_LEADER_ELECT", default_value_t = false)]
     pub leader_elect: bool,
@@ -164,6 +168,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     engine.pairs = RegionPairs::with_extra(args.region_pairs.clone());
     engine.batch_window = args.batch_window;
     engine.denylist = crate::reconcile::denylist::backend_from_env().await;
+    engine.observe_only = args.observe_only;
     // A standby replica is healthy and ready: it serves probes and metrics while it waits.
     ready.store(true, Ordering::Relaxed);
     let elector = args.leader_elect.then(|| {

@@ -15,6 +15,8 @@ use k8s_openapi::jiff::Timestamp;
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
+/// True while `connectgr.io/paused` leaves the object alone; the message says until when.
+pub const PAUSED: &str = "Paused";
 
 pub const TRUE: &str = "True";
 pub const FALSE: &str = "False";
@@ -155,6 +157,24 @@ pub fn mark_stalled(
         new_condition(READY, false, reason, message, generation, now),
     );
     let c = remove(conditions, RECONCILING);
+    a | b | c
+}
+
+/// Ready=False (reason and message) with neither Reconciling nor Stalled: a state the object
+/// stays in on purpose (observe mode), not work in progress nor a failure.
+pub fn mark_held(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> bool {
+    let a = set(
+        conditions,
+        new_condition(READY, false, reason, message, generation, now),
+    );
+    let b = remove(conditions, RECONCILING);
+    let c = remove(conditions, STALLED);
     a | b | c
 }
 

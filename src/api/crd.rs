@@ -286,6 +286,12 @@ fn instance_replica(s: &mut Value, pairs: &RegionPairs) {
     );
     rule(
         s,
+        "spec",
+        "!self.instanceId.startsWith('arn:') || self.instanceId.split(':')[3] == self.sourceRegion",
+        msg::ARN_REGION_IS_SOURCE,
+    );
+    rule(
+        s,
         "spec.instanceId",
         "self == oldSelf",
         msg::IMMUTABLE_INSTANCE_ID,

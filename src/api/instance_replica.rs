@@ -63,6 +63,13 @@ pub struct InstanceReplicaStatus {
     /// Ready, Reconciling and Stalled (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Observe mode (`connectgr.io/management-policy: Observe`): the Connect calls the controller
+    /// would make, not made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::common::PlannedCalls>,
+    /// The last `connectgr.io/reconcile-now` value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_now: Option<String>,
     /// The instance id (the same in both regions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 pub mod agent_membership;
+pub mod annotations;
 pub mod caller_denylist;
 pub mod common;
 pub mod conditions;

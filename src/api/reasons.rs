@@ -31,6 +31,17 @@ pub const RETRYING_AFTER_ERROR: &str = "RetryingAfterError";
 /// nothing is written to Connect on the strength of it.
 pub const KUBERNETES_READ_FAILED: &str = "KubernetesReadFailed";
 
+// Lifecycle controls (annotations)
+/// Observe mode: Ready=False while Connect differs from the spec; `status.plan` lists the calls.
+pub const OBSERVE_ONLY: &str = "ObserveOnly";
+/// `connectgr.io/paused`: the object is left alone (condition `Paused`).
+pub const PAUSED: &str = "Paused";
+pub const RESUMED: &str = "Resumed";
+pub const INVALID_ANNOTATION: &str = "InvalidAnnotation";
+/// A group with the declared name exists and belongs to someone else (or to no one).
+pub const ALREADY_EXISTS: &str = "AlreadyExists";
+pub const ADOPTED: &str = "Adopted";
+
 // Stalled: the spec (or the account) must change
 pub const UNKNOWN_USERS: &str = "UnknownUsers";
 pub const PHONE_NUMBER_NOT_CLAIMED: &str = "PhoneNumberNotClaimed";

@@ -35,6 +35,7 @@ fn tdg() -> TrafficDistributionGroupSpec {
         tags: map(&[("team", "support".to_string())]),
         phone_numbers: vec!["+14255550100".into()],
         deletion_policy: DeletionPolicy::Retain,
+        adopt: false,
     }
 }
 

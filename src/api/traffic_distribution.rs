@@ -122,6 +122,13 @@ pub struct TrafficDistributionStatus {
     /// Ready, Reconciling and Stalled (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Observe mode (`connectgr.io/management-policy: Observe`): the Connect calls the controller
+    /// would make, not made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::common::PlannedCalls>,
+    /// The last `connectgr.io/reconcile-now` value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_now: Option<String>,
     /// The group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

@@ -61,6 +61,12 @@ pub struct TrafficDistributionGroupSpec {
     /// always retained.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Take over a group with the declared name that exists already but that connect-gr did not
+    /// create (no `connectgr.io/owner` tag): it is tagged and managed from then on. Without it
+    /// such a group stalls the object with reason AlreadyExists. A group another object owns is
+    /// never taken over.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 /// Observed state of a TrafficDistributionGroup.
@@ -73,6 +79,13 @@ pub struct TrafficDistributionGroupStatus {
     /// Ready, Reconciling and Stalled (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Observe mode (`connectgr.io/management-policy: Observe`): the Connect calls the controller
+    /// would make, not made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::common::PlannedCalls>,
+    /// The last `connectgr.io/reconcile-now` value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_now: Option<String>,
     /// The group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -100,6 +113,9 @@ pub struct TrafficDistributionGroupStatus {
     /// Phone numbers the controller has moved into this group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_phone_numbers: Vec<String>,
+    /// The `connectgr.io/owner` tag the group carries for this object (namespace/name/uid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Tag keys the controller has set on the group (only these are ever removed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_tags: Vec<String>,

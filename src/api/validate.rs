@@ -33,6 +33,7 @@ impl fmt::Display for FieldError {
 /// Messages shared with the CEL rules.
 pub mod msg {
     pub const REPLICA_REGION_DIFFERS: &str = "replicaRegion must differ from sourceRegion";
+    pub const ARN_REGION_IS_SOURCE: &str = "instanceId is an ARN of another region than sourceRegion: give the source instance's ARN (or its id)";
     pub const ALIAS_NOT_D: &str = "replicaAlias must not start with d-";
     pub const IMMUTABLE_INSTANCE_ID: &str = "instanceId is immutable";
     pub const IMMUTABLE_SOURCE_REGION: &str = "sourceRegion is immutable";
@@ -226,6 +227,11 @@ pub fn instance_replica(
         "spec.replicaAlias",
         msg::ALIAS_NOT_D,
     );
+    if s.instance_id.starts_with("arn:")
+        && s.instance_id.split(':').nth(3) != Some(s.source_region.as_str())
+    {
+        e.push("spec", msg::ARN_REGION_IS_SOURCE);
+    }
     if s.source_region == s.replica_region {
         e.push("spec", msg::REPLICA_REGION_DIFFERS);
     } else if !pairs.can_replicate(&s.source_region, &s.replica_region) {

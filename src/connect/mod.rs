@@ -2,11 +2,13 @@
 //! implementation (one client per region), error classification, the shared request scheduler
 //! (per region and operation token buckets with priorities) and outbound-call metrics.
 
+mod dry_run;
 mod error;
 pub mod ratelimit;
 mod sdk;
 mod types;
 
+pub use dry_run::DryRun;
 pub use error::{ConnectError, ErrorClass};
 pub use ratelimit::{
     Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,

@@ -61,6 +61,39 @@ pub fn find<'a>(
     }
 }
 
+/// The tag that says which object manages a group.
+pub const OWNER_TAG: &str = "connectgr.io/owner";
+
+/// The owner tag's value for an object: `namespace/name/uid`.
+pub fn owner_value(namespace: &str, name: &str, uid: &str) -> String {
+    format!("{namespace}/{name}/{uid}")
+}
+
+/// Whose a group is, seen from one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Tagged for this object (same namespace and name; the uid may differ after a cluster
+    /// rebuild restored the object from Git).
+    Ours,
+    /// Untagged and this object may take it (`adopt: true`, or the default group it declares
+    /// with `default: true`): tag it, then manage it.
+    Claim,
+    /// Tagged for another object: never managed by this one.
+    Foreign(String),
+    /// Untagged (made by hand) and not to be adopted.
+    Unowned,
+}
+
+pub fn ownership(tags: &BTreeMap<String, String>, me: &str, may_adopt: bool) -> Ownership {
+    let ns_name = |v: &str| v.rsplit_once('/').map(|(a, _)| a.to_string());
+    match tags.get(OWNER_TAG) {
+        Some(v) if ns_name(v) == ns_name(me) => Ownership::Ours,
+        Some(v) => Ownership::Foreign(v.clone()),
+        None if may_adopt => Ownership::Claim,
+        None => Ownership::Unowned,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lifecycle {
     /// No group yet: create it (never for `default: true`: ReplicateInstance creates that one, R5).
@@ -321,5 +354,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_group_tagged_for_this_object_is_ours_even_with_a_new_uid() {
+        let me = owner_value("ns", "g", "uid-2");
+        let tags = [(OWNER_TAG.to_string(), owner_value("ns", "g", "uid-1"))].into();
+        assert_eq!(ownership(&tags, &me, false), Ownership::Ours);
+    }
+
+    #[test]
+    fn a_group_tagged_for_another_object_is_never_taken_even_with_adopt() {
+        let me = owner_value("ns", "g", "u");
+        let other = owner_value("ns", "other", "u2");
+        let tags = [(OWNER_TAG.to_string(), other.clone())].into();
+        assert_eq!(ownership(&tags, &me, true), Ownership::Foreign(other));
+    }
+
+    #[test]
+    fn an_untagged_group_is_claimed_only_when_adoption_is_allowed() {
+        let me = owner_value("ns", "g", "u");
+        assert_eq!(ownership(&BTreeMap::new(), &me, true), Ownership::Claim);
+        assert_eq!(ownership(&BTreeMap::new(), &me, false), Ownership::Unowned);
     }
 }

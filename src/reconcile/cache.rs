@@ -79,6 +79,11 @@ impl Engine {
         Ok(None)
     }
 
+    /// Forgets what is known of a group's members: the next look reads them in full.
+    pub fn forget_members(&self, group: &str) {
+        self.members.lock().remove(group);
+    }
+
     /// Runs `f` on the members known for a group now (empty when never read).
     pub fn with_members<T>(&self, group: &str, f: impl FnOnce(&BTreeSet<String>) -> T) -> T {
         let map = self.members.lock();

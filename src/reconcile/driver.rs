@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::*;
+use crate::api::annotations::{self, ManagementPolicy, Pause};
 use crate::api::reasons;
 use crate::api::{AgentMembership, CallerDenylist, TrafficDistribution};
 
@@ -313,7 +314,21 @@ pub fn transition(before: Option<&[Condition]>, after: &[Condition]) -> Option<N
     }
 }
 
-/// Runs one pass of `obj` and settles it; records the reconcile metric.
+tokio::task_local! {
+    /// Set while a pass runs for a new `connectgr.io/reconcile-now` value: every read is fresh.
+    static FRESH: bool;
+}
+
+/// Whether the pass running on this task must read everything afresh (no cached members or
+/// users), as `connectgr.io/reconcile-now` asks.
+pub fn fresh_reads_requested() -> bool {
+    FRESH.try_with(|f| *f).unwrap_or(false)
+}
+
+/// Runs one pass of `obj` and settles it; records the reconcile metric. The lifecycle
+/// annotations are honoured here, for every kind: `paused` (no reads, no writes),
+/// `management-policy: Observe` / `--observe-only` (writes recorded in `status.plan`, not sent),
+/// `reconcile-now` (fresh reads, the value recorded once handled).
 pub async fn run_pass<K: Managed>(
     engine: &Engine,
     objects: &dyn Objects,
@@ -321,10 +336,8 @@ pub async fn run_pass<K: Managed>(
     now: Timestamp,
     failures: u32,
 ) -> Settled<K::Status> {
-    let pass = crate::metrics::count_calls(K::KIND, obj.apply(engine, objects, now)).await;
-    if let Err(e) = &pass.result {
-        tracing::warn!(kind = K::KIND, name = ?obj.meta().name, error = %e, "pass ended in an error");
-    }
+    let empty = std::collections::BTreeMap::new();
+    let ann = obj.meta().annotations.as_ref().unwrap_or(&empty);
     let cx = Context {
         generation: obj.meta().generation,
         now,
@@ -332,9 +345,212 @@ pub async fn run_pass<K: Managed>(
         resync: engine.resync,
         deleting: false,
     };
-    let out = settle(obj.status(), pass, cx);
+    let pause = annotations::pause(ann, now);
+    if pause != Pause::No {
+        let out = paused(obj.status(), &pause, cx);
+        crate::metrics::reconcile(K::KIND, out.outcome);
+        return out;
+    }
+    let refresh = annotations::reconcile_now_requested(
+        ann,
+        obj.status().and_then(|s| s.last_handled_reconcile_now()),
+    )
+    .map(str::to_string);
+    let observe =
+        annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe;
+    let run = async {
+        if observe {
+            observe_pass(engine, objects, obj, now).await
+        } else {
+            let mut pass = obj.apply(engine, objects, now).await;
+            pass.status.set_plan(None);
+            pass
+        }
+    };
+    let mut pass = crate::metrics::count_calls(K::KIND, FRESH.scope(refresh.is_some(), run)).await;
+    if let Err(e) = &pass.result {
+        tracing::warn!(kind = K::KIND, name = ?obj.meta().name, error = %e, "pass ended in an error");
+    }
+    if let Some(v) = refresh {
+        pass.status.set_last_handled_reconcile_now(Some(v));
+    }
+    let mut out = settle(obj.status(), pass, cx);
+    if observe {
+        hold_for_observe(obj.status(), &mut out, cx);
+    }
+    let was_paused = obj
+        .status()
+        .is_some_and(|s| conditions::is_true(s.conditions(), conditions::PAUSED));
+    if conditions::remove(out.status.conditions_mut(), conditions::PAUSED) && was_paused {
+        out.events
+            .push(Note::normal(reasons::RESUMED, "no longer paused"));
+    }
     crate::metrics::reconcile(K::KIND, out.outcome);
     out
+}
+
+/// A paused object: nothing is read or written; the `Paused` condition says until when and the
+/// other conditions stay as they were (a healthy object stays Ready through a change freeze).
+pub fn paused<S: HasConditions + Clone + Default>(
+    previous: Option<&S>,
+    pause: &Pause,
+    cx: Context,
+) -> Settled<S> {
+    let mut status = previous.cloned().unwrap_or_default();
+    let (message, requeue) = match pause {
+        Pause::Until(t) => (
+            format!("paused until {t} (annotation {})", annotations::PAUSED),
+            Duration::from_secs(
+                (t.as_second() - cx.now.as_second()).clamp(1, cx.resync.as_secs() as i64) as u64,
+            ),
+        ),
+        Pause::Invalid(v) => (
+            format!(
+                "annotation {} is {v:?}: neither \"true\" nor an RFC 3339 time; left alone until it is fixed",
+                annotations::PAUSED
+            ),
+            cx.resync,
+        ),
+        _ => (
+            format!("paused (annotation {}: \"true\")", annotations::PAUSED),
+            cx.resync,
+        ),
+    };
+    let was_paused = conditions::get(status.conditions(), conditions::PAUSED).cloned();
+    let reason = if matches!(pause, Pause::Invalid(_)) {
+        reasons::INVALID_ANNOTATION
+    } else {
+        reasons::PAUSED
+    };
+    conditions::set(
+        status.conditions_mut(),
+        conditions::new_condition(
+            conditions::PAUSED,
+            true,
+            reason,
+            &message,
+            cx.generation,
+            cx.now,
+        ),
+    );
+    conditions::remove(status.conditions_mut(), conditions::RECONCILING);
+    let events = match was_paused {
+        Some(c) if c.status == conditions::TRUE && c.message == message => vec![],
+        _ => vec![Note::normal(reason, message.clone())],
+    };
+    Settled {
+        status,
+        verdict: Verdict::progressing(reason, message),
+        events,
+        requeue: Requeue::After(requeue),
+        failures: cx.failures,
+        outcome: "paused",
+    }
+}
+
+/// At most this many planned calls are listed in `status.plan` (the total is always given).
+pub const PLAN_LIST_CAP: usize = 50;
+
+/// One pass in observe mode: the same steps against a Connect that records writes instead of
+/// sending them. When it would write, the pass's status is not kept (it would describe writes
+/// that were not made); the plan is.
+async fn observe_pass<K: Managed>(
+    engine: &Engine,
+    objects: &dyn Objects,
+    obj: &K,
+    now: Timestamp,
+) -> Pass<K::Status> {
+    let previous = obj.status().cloned().unwrap_or_default();
+    if K::KIND == "CallerDenylist" {
+        return Pass {
+            status: previous,
+            notes: vec![],
+            result: Ok(Ending::new(
+                Verdict::progressing(
+                    reasons::OBSERVE_ONLY,
+                    "observe mode is not available for CallerDenylist (its DynamoDB writes cannot be planned): nothing was read or written",
+                ),
+                engine.resync,
+            )),
+        };
+    }
+    let dry = Arc::new(crate::connect::DryRun::new(engine.connect.clone()));
+    let observer = engine.observer(dry.clone());
+    let pass = obj.apply(&observer, objects, now).await;
+    let writes = dry.writes();
+    let mut status = if writes.is_empty() {
+        pass.status
+    } else {
+        previous
+    };
+    status.set_plan(Some(api::common::PlannedCalls {
+        calls: writes.iter().take(PLAN_LIST_CAP).cloned().collect(),
+        total: writes.len() as i32,
+    }));
+    let result = match pass.result {
+        Ok(end) if writes.is_empty() => Ok(end),
+        Ok(_) => Ok(Ending::new(
+            Verdict::progressing(
+                reasons::OBSERVE_ONLY,
+                format!(
+                    "observe mode: Connect differs from the spec; {} call(s) would be made (status.plan)",
+                    writes.len()
+                ),
+            ),
+            engine.resync,
+        )),
+        Err(e) => Err(e),
+    };
+    Pass {
+        status,
+        notes: vec![],
+        result,
+    }
+}
+
+/// Observe mode never says Reconciling (nothing is in progress): an object whose pass did not end
+/// Ready or Stalled is held at Ready=False, reason ObserveOnly.
+fn hold_for_observe<S: HasConditions + Clone>(
+    previous: Option<&S>,
+    out: &mut Settled<S>,
+    cx: Context,
+) {
+    if let Verdict::Progressing { reason, message } = &out.verdict {
+        let message = if reason == reasons::OBSERVE_ONLY {
+            message.clone()
+        } else {
+            format!("observe mode: {message}")
+        };
+        conditions::mark_held(
+            out.status.conditions_mut(),
+            cx.generation,
+            reasons::OBSERVE_ONLY,
+            &message,
+            cx.now,
+        );
+        out.verdict = Verdict::progressing(reasons::OBSERVE_ONLY, message);
+        out.events
+            .retain(|e| e.reason != reasons::RETRYING_AFTER_ERROR);
+        let was = previous
+            .and_then(|p| conditions::get(p.conditions(), conditions::READY))
+            .map(|c| (c.status.clone(), c.reason.clone()));
+        if was != Some((conditions::FALSE.into(), reasons::OBSERVE_ONLY.into())) {
+            out.events.push(Note::normal(
+                reasons::OBSERVE_ONLY,
+                out.verdict_message().to_string(),
+            ));
+        }
+    }
+}
+
+impl<S> Settled<S> {
+    pub fn verdict_message(&self) -> &str {
+        match &self.verdict {
+            Verdict::Ready(m)
+            | Verdict::Progressing { message: m, .. }
+            | Verdict::Stalled { message: m, .. } => m,
+        }
+    }
 }
 
 /// What a cleanup step comes to: done (remove the finalizer) or not yet, with the status that

@@ -10,7 +10,8 @@ use super::*;
 use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus, reasons};
 use crate::connect::{CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of};
 use crate::plan::group::{
-    DesiredGroup, Lifecycle, NumberPlan, find, lifecycle, numbers, numbers_in_group, tags,
+    DesiredGroup, Lifecycle, NumberPlan, OWNER_TAG, Ownership, find, lifecycle, numbers,
+    numbers_in_group, owner_value, ownership, tags,
 };
 
 /// The instance and both regions a group lives in.
@@ -137,6 +138,9 @@ async fn steps(
         .await?;
     let found = find(&d, status.id.as_deref(), &groups).cloned();
     if let Some(g) = &found {
+        if let Some(stall) = claim(engine, obj, &p, g, status, notes).await? {
+            return Ok(stall);
+        }
         record(status, g, &p);
     }
     let g = match lifecycle(&d, found.as_ref()) {
@@ -175,6 +179,81 @@ async fn steps(
     Ok(Ending::new(verdict, requeue))
 }
 
+fn owner_of(obj: &TrafficDistributionGroup) -> String {
+    owner_value(
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+        &obj.uid().unwrap_or_default(),
+    )
+}
+
+/// Ownership, checked once per group: a group this object does not record yet (found by name,
+/// or the default group) is managed only if it carries this object's owner tag, or carries none
+/// and may be adopted (`adopt: true`, or `default: true` for the default group); it is then
+/// tagged. A group recorded in status from before ownership tags counts as this object's and is
+/// tagged. `Some(ending)`: not ours, stall.
+async fn claim(
+    engine: &Engine,
+    obj: &TrafficDistributionGroup,
+    p: &Placement,
+    g: &GroupInfo,
+    status: &mut TrafficDistributionGroupStatus,
+    notes: &mut Vec<Note>,
+) -> Result<Option<Ending>, PassError> {
+    let me = owner_of(obj);
+    let recorded = status.id.as_deref() == Some(g.id.as_str());
+    if recorded && status.owner.is_some() {
+        return Ok(None);
+    }
+    let described = engine
+        .connect
+        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
+        .await?;
+    let may_adopt = recorded || obj.spec.adopt || (obj.spec.default && g.is_default);
+    match ownership(&described.tags, &me, may_adopt) {
+        Ownership::Ours => {}
+        Ownership::Claim => {
+            let tag = [(OWNER_TAG.to_string(), me.clone())].into();
+            engine
+                .connect
+                .tag_resource(&p.source_region, &g.arn, &tag)
+                .await?;
+            if !recorded {
+                notes.push(Note::normal(
+                    reasons::ADOPTED,
+                    format!("group {} ({}) is now managed by this object", g.name, g.arn),
+                ));
+            }
+        }
+        Ownership::Foreign(other) => {
+            return Ok(Some(Ending::new(
+                Verdict::stalled(
+                    reasons::ALREADY_EXISTS,
+                    format!(
+                        "group {} ({}) is managed by {other} (tag {OWNER_TAG}); two objects never manage one group",
+                        g.name, g.arn
+                    ),
+                ),
+                engine.resync,
+            )));
+        }
+        Ownership::Unowned => {
+            return Ok(Some(Ending::new(
+                Verdict::stalled(
+                    reasons::ALREADY_EXISTS,
+                    format!(
+                        "group {} ({}) exists and was not created by connect-gr; set spec.adopt: true to manage it",
+                        g.name, g.arn
+                    ),
+                ),
+                engine.resync,
+            )));
+        }
+    }
+    status.owner = Some(me);
+    Ok(None)
+}
+
 /// CreateTrafficDistributionGroup (idempotent by a token from the UID); the identity goes into
 /// status at once.
 async fn create(
@@ -185,11 +264,14 @@ async fn create(
     status: &mut TrafficDistributionGroupStatus,
     notes: &mut Vec<Note>,
 ) -> Result<Ending, PassError> {
+    let owner = owner_of(obj);
+    let mut tags = obj.spec.tags.clone();
+    tags.insert(OWNER_TAG.to_string(), owner.clone());
     let req = CreateGroup {
         instance_id: p.instance_id.clone(),
         name: d.name.clone(),
         description: obj.spec.description.clone(),
-        tags: obj.spec.tags.clone(),
+        tags,
         client_token: client_token(&obj.uid().unwrap_or_default(), "create-group"),
     };
     let id = engine
@@ -202,6 +284,7 @@ async fn create(
     status.replica_region = Some(p.replica_region.clone());
     status.region = Some(p.source_region.clone());
     status.status = Some("CREATION_IN_PROGRESS".into());
+    status.owner = Some(owner);
     notes.push(Note::normal(
         reasons::CREATED,
         format!(

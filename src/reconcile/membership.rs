@@ -215,11 +215,17 @@ async fn observe(
 ) -> Result<Result<Seen, Ending>, PassError> {
     // A pass over a Ready object whose spec was already applied is a drift check: its reads go
     // at background priority (within the budget) and reuse what other memberships just read.
-    let drift_check = settled(
-        obj.metadata.generation,
-        status.observed_generation,
-        &status.conditions,
-    );
+    // `connectgr.io/reconcile-now`: nothing cached is trusted.
+    let fresh = super::driver::fresh_reads_requested();
+    let drift_check = !fresh
+        && settled(
+            obj.metadata.generation,
+            status.observed_generation,
+            &status.conditions,
+        );
+    if fresh {
+        engine.forget_members(&group.arn);
+    }
     let (priority, users_max_age) = if drift_check {
         (Priority::Background, engine.resync / 2)
     } else {

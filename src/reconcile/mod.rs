@@ -120,6 +120,8 @@ pub struct Engine {
     /// Instance users per (region, instance, detailed), shared by the memberships of one resync.
     pub users: Mutex<HashMap<cache::UsersKey, Arc<cache::CachedUsers>>>,
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
+    /// `connect-gr controller --observe-only`: every object in observe mode.
+    pub observe_only: bool,
 }
 
 impl Engine {
@@ -141,6 +143,23 @@ impl Engine {
             sweep_rate: 1.0,
             users: Mutex::new(HashMap::new()),
             denylist: None,
+            observe_only: false,
+        }
+    }
+
+    /// An engine for one observe-mode pass: the same settings, Connect behind `dry` (writes
+    /// recorded, not sent) and caches of its own, so recorded writes never pass for real ones.
+    pub fn observer(&self, dry: Arc<crate::connect::DryRun>) -> Engine {
+        Engine {
+            connect: dry,
+            pairs: self.pairs.clone(),
+            resync: self.resync,
+            batch_window: self.batch_window,
+            members: Arc::default(),
+            sweep_rate: self.sweep_rate,
+            users: Mutex::new(HashMap::new()),
+            denylist: None,
+            observe_only: true,
         }
     }
 }
@@ -178,6 +197,9 @@ pub trait HasConditions {
     fn conditions(&self) -> &[Condition];
     fn set_observed_generation(&mut self, generation: Option<i64>);
     fn observed_generation(&self) -> Option<i64>;
+    fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>);
+    fn last_handled_reconcile_now(&self) -> Option<&str>;
+    fn set_last_handled_reconcile_now(&mut self, value: Option<String>);
 }
 
 macro_rules! has_conditions {
@@ -187,6 +209,9 @@ macro_rules! has_conditions {
             fn conditions(&self) -> &[Condition] { &self.conditions }
             fn set_observed_generation(&mut self, generation: Option<i64>) { self.observed_generation = generation; }
             fn observed_generation(&self) -> Option<i64> { self.observed_generation }
+            fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>) { self.plan = plan; }
+            fn last_handled_reconcile_now(&self) -> Option<&str> { self.last_handled_reconcile_now.as_deref() }
+            fn set_last_handled_reconcile_now(&mut self, value: Option<String>) { self.last_handled_reconcile_now = value; }
         }
     )*};
 }

@@ -353,6 +353,12 @@ fn table() -> Vec<(Bad, &'static str)> {
             msg::REPLICA_REGION_DIFFERS
         ),
         bad!(
+            "instance ARN of another region",
+            IREP,
+            "  instanceId: arn:aws:connect:us-east-1:123456789012:instance/4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70\n  sourceRegion: us-west-2\n  replicaRegion: us-east-1\n  replicaAlias: east\n",
+            msg::ARN_REGION_IS_SOURCE
+        ),
+        bad!(
             "unpaired regions",
             IREP,
             "  instanceId: 4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70\n  sourceRegion: us-west-2\n  replicaRegion: eu-west-2\n  replicaAlias: east\n",

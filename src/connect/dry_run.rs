@@ -1,0 +1,200 @@
+//! A `ConnectApi` that passes reads through and records writes instead of sending them: what
+//! `connect-gr plan` and observe mode (`connectgr.io/management-policy: Observe`) report.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use super::*;
+
+/// Passes reads through and records writes instead of sending them.
+pub struct DryRun {
+    pub inner: Arc<dyn ConnectApi>,
+    pub writes: Mutex<Vec<String>>,
+}
+
+impl DryRun {
+    pub fn new(inner: Arc<dyn ConnectApi>) -> Self {
+        Self {
+            inner,
+            writes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The writes recorded so far, `[region] Operation detail`.
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().clone()
+    }
+
+    fn record(&self, region: &str, call: String) {
+        self.writes.lock().push(format!("[{region}] {call}"));
+    }
+}
+
+#[async_trait]
+impl ConnectApi for DryRun {
+    async fn describe_instance(&self, r: &str, i: &str) -> ConnectResult<InstanceInfo> {
+        self.inner.describe_instance(r, i).await
+    }
+    async fn replicate_instance(
+        &self,
+        r: &str,
+        i: &str,
+        rr: &str,
+        alias: &str,
+        _t: &str,
+    ) -> ConnectResult<Identity> {
+        self.record(
+            r,
+            format!("ReplicateInstance instance={i} replicaRegion={rr} replicaAlias={alias}"),
+        );
+        Ok(Identity {
+            id: i.into(),
+            arn: String::new(),
+        })
+    }
+    async fn list_traffic_distribution_groups(
+        &self,
+        r: &str,
+        i: &str,
+        p: Priority,
+    ) -> ConnectResult<Vec<GroupInfo>> {
+        self.inner.list_traffic_distribution_groups(r, i, p).await
+    }
+    async fn describe_traffic_distribution_group(
+        &self,
+        r: &str,
+        g: &str,
+        p: Priority,
+    ) -> ConnectResult<GroupInfo> {
+        self.inner
+            .describe_traffic_distribution_group(r, g, p)
+            .await
+    }
+    async fn create_traffic_distribution_group(
+        &self,
+        r: &str,
+        req: &CreateGroup,
+    ) -> ConnectResult<Identity> {
+        self.record(
+            r,
+            format!(
+                "CreateTrafficDistributionGroup name={} instance={}",
+                req.name, req.instance_id
+            ),
+        );
+        Ok(Identity::default())
+    }
+    async fn delete_traffic_distribution_group(&self, r: &str, g: &str) -> ConnectResult<()> {
+        self.record(r, format!("DeleteTrafficDistributionGroup {g}"));
+        Ok(())
+    }
+    async fn get_traffic_distribution(
+        &self,
+        r: &str,
+        g: &str,
+        p: Priority,
+    ) -> ConnectResult<Distribution> {
+        self.inner.get_traffic_distribution(r, g, p).await
+    }
+    async fn update_traffic_distribution(
+        &self,
+        r: &str,
+        g: &str,
+        u: &DistributionUpdate,
+    ) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!(
+                "UpdateTrafficDistribution {g} telephony={:?} agents={:?} signIn={:?}",
+                u.telephony, u.agents, u.sign_in
+            ),
+        );
+        Ok(())
+    }
+    async fn list_group_users(&self, r: &str, g: &str, p: Priority) -> ConnectResult<Vec<String>> {
+        self.inner.list_group_users(r, g, p).await
+    }
+    async fn list_group_users_page(
+        &self,
+        r: &str,
+        g: &str,
+        t: Option<String>,
+        p: Priority,
+    ) -> ConnectResult<(Vec<String>, Option<String>)> {
+        self.inner.list_group_users_page(r, g, t, p).await
+    }
+    async fn associate_group_user(&self, r: &str, g: &str, _i: &str, u: &str) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("AssociateTrafficDistributionGroupUser {g} user={u}"),
+        );
+        Ok(())
+    }
+    async fn disassociate_group_user(
+        &self,
+        r: &str,
+        g: &str,
+        _i: &str,
+        u: &str,
+    ) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("DisassociateTrafficDistributionGroupUser {g} user={u}"),
+        );
+        Ok(())
+    }
+    async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+        self.inner.list_users(r, i, p).await
+    }
+    async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+        self.inner.search_users(r, i, p).await
+    }
+    async fn list_routing_profiles(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
+        self.inner.list_routing_profiles(r, i).await
+    }
+    async fn list_hierarchy_groups(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
+        self.inner.list_hierarchy_groups(r, i).await
+    }
+    async fn list_phone_numbers(
+        &self,
+        r: &str,
+        p: Priority,
+    ) -> ConnectResult<Vec<PhoneNumberInfo>> {
+        self.inner.list_phone_numbers(r, p).await
+    }
+    async fn tag_resource(
+        &self,
+        r: &str,
+        arn: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ConnectResult<()> {
+        self.record(r, format!("TagResource {arn} {tags:?}"));
+        Ok(())
+    }
+    async fn untag_resource(&self, r: &str, arn: &str, keys: &[String]) -> ConnectResult<()> {
+        self.record(r, format!("UntagResource {arn} {keys:?}"));
+        Ok(())
+    }
+    async fn update_phone_number(
+        &self,
+        r: &str,
+        id: &str,
+        target: &str,
+        _t: &str,
+    ) -> ConnectResult<()> {
+        self.record(r, format!("UpdatePhoneNumber {id} target={target}"));
+        Ok(())
+    }
+    async fn list_lambda_functions(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
+        self.inner.list_lambda_functions(r, i).await
+    }
+    async fn associate_lambda_function(&self, r: &str, i: &str, f: &str) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("AssociateLambdaFunction instance={i} function={f}"),
+        );
+        Ok(())
+    }
+}
