@@ -80,11 +80,15 @@ struct Bed {
 }
 
 fn engine(endpoint: &str) -> Engine {
-    connect_gr::controller::install_crypto();
     // Quotas off on the emulator and scaled far up here: these tests are about what is called,
     // not how fast.
+    engine_scaled(endpoint, 200.0)
+}
+
+fn engine_scaled(endpoint: &str, scale: f64) -> Engine {
+    connect_gr::controller::install_crypto();
     let quotas = SchedulerConfig {
-        scale: 200.0,
+        scale,
         ..SchedulerConfig::from_env()
     };
     let connect = new_connect(
@@ -461,4 +465,47 @@ async fn ten_exact_memberships_of_500_agents_on_one_group_converge_without_remov
         connect_gr::demo::pass(&bed.engine, &world, false).await;
     }
     assert_eq!(count(&bed.emulator, WRITES), writes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_membership_change_runs_joins_and_leaves_side_by_side() {
+    let mut bed = bed(400, &["--quota-scale", "20"]).await;
+    let world = bed.objects.world.clone();
+    world
+        .apply_yaml(
+            &membership_yaml("team", "Exact", "Retain", &agents(1, 200)),
+            "m",
+        )
+        .unwrap();
+    converge(&bed.engine, &world).await;
+    // Pace both operations on both sides, like Connect's quotas: 40/s each.
+    bed.emulator.set_quotas(true);
+    bed.engine = engine_scaled(&bed.emulator.endpoint(), 20.0);
+    let before = bed.emulator.calls().len();
+    world
+        .apply_yaml(
+            &membership_yaml("team", "Exact", "Retain", &agents(201, 400)),
+            "m",
+        )
+        .unwrap();
+    converge(&bed.engine, &world).await;
+    assert_eq!(member_count(&bed).await, 200);
+    let calls: Vec<String> = bed.emulator.calls()[before..]
+        .iter()
+        .filter(|c| c["status"] == 200)
+        .filter_map(|c| c["operation"].as_str().map(str::to_string))
+        .filter(|op| op.ends_with("TrafficDistributionGroupUser") && !op.starts_with("List"))
+        .collect();
+    let first_join = calls
+        .iter()
+        .position(|op| op.starts_with("Associate"))
+        .unwrap();
+    let last_leave = calls
+        .iter()
+        .rposition(|op| op.starts_with("Disassociate"))
+        .unwrap();
+    assert!(
+        first_join < last_leave / 4,
+        "joins start with the leaves, not after them (first join at {first_join}, last leave at {last_leave})"
+    );
 }

@@ -1008,7 +1008,14 @@ fn tagged_group_yaml(tags: &str) -> String {
     )
 }
 
+/// The group's tags, without the controller's ownership tag (checked on its own).
 async fn group_tags(c: &aws_sdk_connect::Client, arn: &str) -> Vec<(String, String)> {
+    let mut tags = all_group_tags(c, arn).await;
+    tags.retain(|(k, _)| k != "connectgr.io/owner");
+    tags
+}
+
+async fn all_group_tags(c: &aws_sdk_connect::Client, arn: &str) -> Vec<(String, String)> {
     let out = c
         .describe_traffic_distribution_group()
         .traffic_distribution_group_id(arn)
@@ -1045,6 +1052,13 @@ async fn group_tags_follow_the_spec_and_keep_tags_a_person_added() {
     assert_eq!(
         group_tags(&west, &arn).await,
         [pair("team", "support"), pair("tier", "gold")]
+    );
+    let owner = all_group_tags(&west, &arn).await;
+    assert!(
+        owner
+            .iter()
+            .any(|(k, v)| k == "connectgr.io/owner" && v.starts_with(&format!("{ns}/tagged/"))),
+        "a group the controller creates carries its owner: {owner:?}"
     );
 
     west.tag_resource()
