@@ -9,6 +9,7 @@ mod denylist;
 mod deploy;
 mod driver;
 mod e2e;
+mod e2e_admission;
 mod e2e_lifecycle;
 mod e2e_rbac;
 mod emulator;
