@@ -19,6 +19,7 @@ use crate::api::{
     TrafficDistributionGroup,
 };
 use crate::connect::*;
+use crate::plan::report::{ObjectLine, Report};
 use crate::reconcile::driver::{self, Managed};
 use crate::reconcile::{Engine, Note, Objects, ReadError, Verdict};
 
@@ -58,6 +59,9 @@ pub struct PlanArgs {
     /// Connect endpoint (default: the standard AWS configuration, e.g. AWS_ENDPOINT_URL_CONNECT).
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// text, json or markdown (for a pull-request comment).
+    #[arg(long, short = 'o', default_value = "text", value_parser = ["text", "json", "markdown"])]
+    pub output: String,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -496,6 +500,9 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `connect-gr plan`: the writes the controller's next pass would make against live Connect
+/// (reads are real, writes are recorded, not sent). Exit code 0: no change; 2: changes; 1: error
+/// (as `terraform plan -detailed-exitcode`).
 pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
     crate::controller::install_crypto();
     let world = World::default();
@@ -507,23 +514,37 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         },
         Scheduler::new(SchedulerConfig::from_env()),
     );
-    let dry = Arc::new(DryRun {
-        inner,
-        writes: Mutex::new(Vec::new()),
-    });
+    let dry = Arc::new(DryRun::new(inner));
     let engine = Engine::new(dry.clone(), Duration::from_secs(300));
-    println!("{n} manifests valid. Planning against live Connect (no changes are made):");
-    for p in pass(&engine, &world, false).await {
-        println!("{}", verdict_line(&p));
-    }
-    let writes = dry.writes.lock().clone();
-    if writes.is_empty() {
-        println!("\nNo calls: Connect already matches (or every resource waits for another).");
-    } else {
-        println!("\nCalls the controller would make:");
-        for w in writes {
-            println!("  {w}");
+    let objects = pass(&engine, &world, false)
+        .await
+        .into_iter()
+        .map(|p| {
+            let (state, reason, message) = match p.verdict {
+                Verdict::Ready(m) => ("Ready", String::new(), m),
+                Verdict::Progressing { reason, message } => ("Progressing", reason, message),
+                Verdict::Stalled { reason, message } => ("Stalled", reason, message),
+            };
+            ObjectLine {
+                kind: p.kind.to_string(),
+                name: p.name,
+                state: state.to_string(),
+                reason,
+                message,
+            }
+        })
+        .collect();
+    let report = Report::new(&dry.writes(), objects);
+    match args.output.as_str() {
+        "json" => println!("{}", report.json()),
+        "markdown" => print!("{}", report.markdown()),
+        _ => {
+            println!("{n} manifests valid. Planning against live Connect (no changes are made):");
+            print!("{}", report.text());
         }
+    }
+    if report.has_changes() {
+        std::process::exit(2);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod distribution;
 pub mod group;
 pub mod membership;
 pub mod replica;
+pub mod report;
 pub mod sweep;
 
 pub use crate::connect::{

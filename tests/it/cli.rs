@@ -87,9 +87,10 @@ fn plan_lists_the_calls_without_making_any_write() {
         .unwrap();
     let _ = emu.kill();
     let _ = emu.wait();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code 2: changes\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("[us-west-2] ReplicateInstance instance=4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70 replicaRegion=us-east-1"), "{stdout}");
@@ -138,4 +139,63 @@ fn controller_rejects_a_malformed_quota_or_budget_before_starting() {
         assert!(!out.status.success(), "{args:?}");
         assert!(err.contains(expected), "{args:?}: {err}");
     }
+}
+
+/// `plan` exits 0 when Connect already matches (here: an instance replicated before), and prints
+/// JSON and Markdown on request.
+#[test]
+fn plan_exits_zero_when_nothing_would_change_and_speaks_json_and_markdown() {
+    let dir = std::env::temp_dir().join(format!("connect-gr-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.yaml");
+    std::fs::write(
+        &state,
+        "instances:\n  - id: 4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70\n    alias: support-center\n    region: us-west-2\n    replicated: true\n    replicaRegion: us-east-1\n    replicaAlias: support-center-east\n    routingProfiles: [Basic Routing Profile]\n",
+    )
+    .unwrap();
+    let manifests = dir.join("m");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::copy(
+        crate::support::testbed::repo_root().join("deploy/examples/instance-replica.yaml"),
+        manifests.join("instance-replica.yaml"),
+    )
+    .unwrap();
+    let mut emu = Command::new(BIN)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emu.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let plan = |output: &str| {
+        Command::new(BIN)
+            .args(["plan", "-f"])
+            .arg(&manifests)
+            .args(["--endpoint-url", &url, "--output", output])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-west-2")
+            .output()
+            .unwrap()
+    };
+    let text = plan("text");
+    let json = plan("json");
+    let md = plan("markdown");
+    let _ = emu.kill();
+    let _ = emu.wait();
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("No change"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["changed"], false);
+    assert_eq!(v["objects"][0]["state"], "Ready");
+    assert!(String::from_utf8_lossy(&md.stdout).contains("**No change**"));
 }

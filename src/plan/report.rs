@@ -1,0 +1,253 @@
+//! What `connect-gr plan` prints: the writes a pass would make, grouped and counted (5,000
+//! associations are one line, not 5,000), and where each object stands; as text, JSON or
+//! Markdown (fit for a pull-request comment). Pure: input in, text out.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// How many items of a group are named before "… N more".
+const NAMED: usize = 3;
+
+/// One object's standing after the planned pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectLine {
+    pub kind: String,
+    pub name: String,
+    /// Ready | Progressing | Stalled
+    pub state: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Writes of one operation on one target in one region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub region: String,
+    pub operation: String,
+    /// The resource the calls act on (a group ARN, an instance), when they share one.
+    pub target: String,
+    pub count: usize,
+    /// The first few items (users, numbers, details).
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub changes: Vec<Change>,
+    pub calls: usize,
+    pub objects: Vec<ObjectLine>,
+}
+
+impl Report {
+    /// `writes` as a DryRun records them: `[region] Operation rest`.
+    pub fn new(writes: &[String], objects: Vec<ObjectLine>) -> Self {
+        let mut groups: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+        for w in writes {
+            let (region, rest) = match w.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                Some((region, rest)) => (region.to_string(), rest),
+                None => (String::new(), w.as_str()),
+            };
+            let (op, detail) = rest.split_once(' ').unwrap_or((rest, ""));
+            // Per-user calls share their group: `GROUP user=ID`.
+            let (target, item) = match detail.split_once(" user=") {
+                Some((group, user)) => (group.to_string(), user.to_string()),
+                None => (String::new(), detail.to_string()),
+            };
+            groups
+                .entry((region, op.to_string(), target))
+                .or_default()
+                .push(item);
+        }
+        let changes = groups
+            .into_iter()
+            .map(|((region, operation, target), items)| Change {
+                region,
+                operation,
+                target,
+                count: items.len(),
+                items: items.into_iter().take(NAMED).collect(),
+            })
+            .collect();
+        Self {
+            changes,
+            calls: writes.len(),
+            objects,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.calls > 0
+    }
+
+    fn items_text(c: &Change) -> String {
+        let mut s = c.items.join(", ");
+        if c.count > c.items.len() {
+            s.push_str(&format!(", … {} more", c.count - c.items.len()));
+        }
+        s
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for o in &self.objects {
+            out.push_str(&format!(
+                "  {:<25} {:<22} {:<12} {}\n",
+                o.kind,
+                o.name,
+                if o.state == "Ready" {
+                    "Ready"
+                } else {
+                    &o.reason
+                },
+                o.message
+            ));
+        }
+        if !self.has_changes() {
+            out.push_str(
+                "\nNo change: Connect already matches (or every resource waits for another).\n",
+            );
+            return out;
+        }
+        out.push_str(&format!(
+            "\nCalls the controller would make ({}):\n",
+            self.calls
+        ));
+        for c in &self.changes {
+            let target = if c.target.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", c.target)
+            };
+            if c.count == 1 && c.target.is_empty() {
+                out.push_str(&format!(
+                    "  [{}] {} {}\n",
+                    c.region, c.operation, c.items[0]
+                ));
+            } else {
+                out.push_str(&format!(
+                    "  [{}] {}{target} ×{}: {}\n",
+                    c.region,
+                    c.operation,
+                    c.count,
+                    Self::items_text(c)
+                ));
+            }
+        }
+        out
+    }
+
+    pub fn json(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("a report serialises");
+        v["changed"] = serde_json::Value::Bool(self.has_changes());
+        serde_json::to_string_pretty(&v).expect("JSON")
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("### connect-gr plan\n\n");
+        if self.has_changes() {
+            out.push_str(&format!(
+                "**{} call(s)** to Connect would be made.\n\n",
+                self.calls
+            ));
+            out.push_str(
+                "| Region | Operation | Target | Count | Items |\n|---|---|---|---:|---|\n",
+            );
+            for c in &self.changes {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | {} | {} |\n",
+                    c.region,
+                    c.operation,
+                    if c.target.is_empty() {
+                        "–".to_string()
+                    } else {
+                        format!("`{}`", c.target)
+                    },
+                    c.count,
+                    Self::items_text(c).replace('|', "\\|")
+                ));
+            }
+        } else {
+            out.push_str("**No change**: Connect already matches the manifests.\n");
+        }
+        out.push_str("\n| Kind | Name | State | Reason | Message |\n|---|---|---|---|---|\n");
+        for o in &self.objects {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                o.kind,
+                o.name,
+                o.state,
+                o.reason,
+                o.message.replace('|', "\\|")
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut writes = vec![
+            "[us-west-2] UpdateTrafficDistribution arn:g telephony=Some({\"us-east-1\": 40, \"us-west-2\": 60}) agents=None signIn=None".to_string(),
+        ];
+        for u in ["u1", "u2", "u3", "u4", "u5"] {
+            writes.push(format!(
+                "[us-west-2] AssociateTrafficDistributionGroupUser arn:g user={u}"
+            ));
+        }
+        Report::new(
+            &writes,
+            vec![
+                ObjectLine {
+                    kind: "AgentMembership".into(),
+                    name: "team".into(),
+                    state: "Progressing".into(),
+                    reason: "Associating".into(),
+                    message: "0/5 agents associated".into(),
+                },
+                ObjectLine {
+                    kind: "TrafficDistribution".into(),
+                    name: "split".into(),
+                    state: "Progressing".into(),
+                    reason: "Applied".into(),
+                    message: "update sent; verifying".into(),
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn per_user_calls_are_one_counted_change_per_group() {
+        let r = sample();
+        assert_eq!(r.calls, 6);
+        let assoc = r
+            .changes
+            .iter()
+            .find(|c| c.operation == "AssociateTrafficDistributionGroupUser")
+            .unwrap();
+        assert_eq!((assoc.count, assoc.items.len()), (5, NAMED));
+        assert_eq!(assoc.target, "arn:g");
+        assert!(
+            r.text().contains("×5: u1, u2, u3, … 2 more"),
+            "{}",
+            r.text()
+        );
+    }
+
+    #[test]
+    fn no_writes_is_no_change() {
+        let r = Report::new(&[], vec![]);
+        assert!(!r.has_changes());
+        assert!(r.text().contains("No change"));
+        assert!(r.json().contains("\"changed\": false"));
+    }
+
+    #[test]
+    fn the_markdown_matches_the_golden_file() {
+        let golden = include_str!("../../tests/fixtures/plan.md");
+        assert_eq!(sample().markdown(), golden);
+    }
+}
