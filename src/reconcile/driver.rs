@@ -570,6 +570,15 @@ pub async fn run_cleanup<K: Managed>(
     now: Timestamp,
     failures: u32,
 ) -> CleanupSettled<K::Status> {
+    let empty = std::collections::BTreeMap::new();
+    let ann = obj.meta().annotations.as_ref().unwrap_or(&empty);
+    if annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe {
+        // Observe mode writes nothing, not even on deletion: the object is released as is.
+        return CleanupSettled::Released(Note::normal(
+            reasons::RELEASED,
+            "observe mode: Connect left as it is; removing the finalizer",
+        ));
+    }
     let result = crate::metrics::count_calls(K::KIND, obj.cleanup(engine, objects)).await;
     let result = match result {
         Ok(None) => {

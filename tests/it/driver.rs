@@ -509,3 +509,46 @@ async fn a_mixed_membership_change_runs_joins_and_leaves_side_by_side() {
         "joins start with the leaves, not after them (first join at {first_join}, last leave at {last_leave})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_in_observe_mode_writes_nothing_even_when_deleted() {
+    let bed = bed(20, &[]).await;
+    let world = bed.objects.world.clone();
+    world
+        .apply_yaml(
+            &membership_yaml("team", "Additive", "Delete", &agents(1, 4)),
+            "m",
+        )
+        .unwrap();
+    converge(&bed.engine, &world).await;
+    let mut obj = find(&world.memberships, "team");
+    obj.metadata.annotations = Some(
+        [(
+            "connectgr.io/management-policy".to_string(),
+            "Observe".to_string(),
+        )]
+        .into(),
+    );
+    // More agents declared, observed only: the plan lists them, nothing is associated.
+    obj.spec.users = agents(1, 6);
+    let before = count(&bed.emulator, WRITES);
+    let out = run_pass(&bed.engine, &bed.objects, &obj, Timestamp::now(), 0).await;
+    assert_eq!(count(&bed.emulator, WRITES), before);
+    let plan = out.status.plan.expect("status.plan");
+    assert_eq!(plan.total, 2, "{plan:?}");
+    assert!(
+        plan.calls
+            .iter()
+            .all(|c| c.contains("AssociateTrafficDistributionGroupUser"))
+    );
+    let ready = conditions::get(&out.status.conditions, conditions::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reasons::OBSERVE_ONLY)
+    );
+    // Deleted while observed: released without disassociating anyone.
+    let released = run_cleanup(&bed.engine, &bed.objects, &obj, Timestamp::now(), 0).await;
+    assert!(matches!(released, CleanupSettled::Released(_)));
+    assert_eq!(count(&bed.emulator, WRITES), before);
+    assert_eq!(member_count(&bed).await, 4);
+}
