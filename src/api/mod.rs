@@ -12,6 +12,7 @@ pub mod caller_denylist;
 pub mod common;
 pub mod conditions;
 pub mod crd;
+pub mod drift;
 pub mod instance_replica;
 pub mod reasons;
 pub mod regions;
@@ -26,6 +27,7 @@ pub use caller_denylist::{
     CallerDenylist, CallerDenylistSpec, CallerDenylistStatus, DenylistRegionStatus, LambdaFunctions,
 };
 pub use common::{DeletionPolicy, ObjectRef};
+pub use drift::{DriftChange, DriftPolicy, DriftStatus};
 pub use instance_replica::{
     InstanceReplica, InstanceReplicaSpec, InstanceReplicaStatus, ReplicationRegionStatus,
 };
