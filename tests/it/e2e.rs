@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::testbed::TestBed;
 
 const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
-const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
+pub(crate) const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
 /// Quotas are scaled up on both sides so the suite stays short; the pacing logic is the same.
 const QUOTA_SCALE: &str = "20";
 

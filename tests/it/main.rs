@@ -9,5 +9,6 @@ mod denylist;
 mod deploy;
 mod driver;
 mod e2e;
+mod e2e_drift;
 mod e2e_rbac;
 mod emulator;
