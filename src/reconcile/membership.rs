@@ -265,13 +265,16 @@ async fn steps(
         }
         _ => status.last_handled_resume = resume.or(status.last_handled_resume.take()),
     }
+    if held.is_some() {
+        // Recorded before the batch's outcome is: a failed pass keeps the pause's start.
+        status.drift = held.clone();
+    }
     let ending = report(engine, status, notes, &group, &seen, &todo, batch)?;
     let Some(d) = held else {
         return Ok(ending);
     };
     let after = drift::recheck_after(&d, now, engine.resync);
-    let message = d.message.clone();
-    status.drift = Some(d);
+    let message = d.message;
     Ok(match ending.verdict {
         // Nothing else to do: the object stands as drifted (not in progress, not failed).
         Verdict::Ready(_) => Ending::new(
@@ -308,7 +311,8 @@ async fn drift_decision(
                 .instance_users(
                     &group.source_region,
                     &group.instance_id,
-                    false,
+                    // the list resolve_agents read (and cached) for this membership
+                    desired_of(obj).has_selector(),
                     Priority::Background,
                     engine.resync / 2,
                 )
