@@ -19,6 +19,12 @@ pub struct ControllerArgs {
     /// Drift-check period per object in steady state (shorter while something is in progress).
     #[arg(long, env = "CONNECT_GR_RESYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub resync_interval: Duration,
+    /// What to do with a change made outside the controller (console, AWS CLI) to a
+    /// TrafficDistribution or AgentMembership whose spec.driftPolicy is not set: `Correct`
+    /// (report it, leave it alone for spec.driftPauseSeconds, then restore the spec) or `Report`
+    /// (report it, never correct it).
+    #[arg(long, env = "CONNECT_GR_DRIFT_POLICY", default_value = "Correct")]
+    pub drift_policy: crate::api::DriftPolicy,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "CONNECT_GR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -167,6 +173,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let mut engine = Engine::new(connect, args.resync_interval).with_sweep_budget(&quotas);
     engine.pairs = RegionPairs::with_extra(args.region_pairs.clone());
     engine.batch_window = args.batch_window;
+    engine.drift_policy = args.drift_policy;
     engine.denylist = crate::reconcile::denylist::backend_from_env().await;
     engine.observe_only = args.observe_only;
     // A standby replica is healthy and ready: it serves probes and metrics while it waits.
@@ -199,7 +206,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
     }
     crate::metrics::METRICS.leader.set(1);
-    tracing::info!(resync = ?args.resync_interval, "connect-gr controller started");
+    tracing::info!(resync = ?args.resync_interval, drift_policy = %args.drift_policy, "connect-gr controller started");
     let hold = async {
         match &elector {
             Some(e) => e.hold().await,

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{DeletionPolicy, ObjectRef};
+use super::drift::{DEFAULT_DRIFT_PAUSE_SECONDS, DriftPolicy, DriftStatus};
 
 /// The agents (Connect users) that belong to a traffic distribution group: named users and
 /// selectors. In Exact mode users that are not declared are removed from the group.
@@ -49,6 +50,34 @@ pub struct AgentMembershipSpec {
     /// the same group declares.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// What to do when the group's members are changed outside the controller (an agent the
+    /// controller keeps taken out, or, in Exact mode, an agent nobody declares put in): Correct
+    /// (report it, leave it alone for driftPauseSeconds, then restore the spec) or Report (never
+    /// correct it). Default: the controller's --drift-policy, Correct unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_policy: Option<DriftPolicy>,
+    /// Seconds a change made outside the controller is left alone before it is corrected
+    /// (0..604800; 0 corrects at once). Annotation connectgr.io/resume corrects earlier.
+    #[serde(default = "default_drift_pause_seconds")]
+    #[schemars(default = "default_drift_pause_seconds")]
+    pub drift_pause_seconds: i64,
+}
+
+fn default_drift_pause_seconds() -> i64 {
+    DEFAULT_DRIFT_PAUSE_SECONDS
+}
+
+/// The declared agents the controller keeps in the group, as fingerprints: one that is missing
+/// was taken out by someone else; a member that is not among them and that nobody declares was
+/// put in by someone else. A new selector match is neither: it is added at once.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptMembers {
+    /// How many.
+    pub count: i32,
+    /// 12 hex digits per agent (48 bits of FNV-1a of the user id), sorted, concatenated.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fingerprints: String,
 }
 
 /// How declared agents relate to the group's members.
@@ -133,4 +162,13 @@ pub struct AgentMembershipStatus {
     /// Number of agents removed from the group (Exact mode) in the last pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_count: Option<i32>,
+    /// The declared agents the controller keeps in the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_members: Option<KeptMembers>,
+    /// A change made outside the controller, while it is left alone (see driftPolicy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftStatus>,
+    /// The last connectgr.io/resume value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_resume: Option<String>,
 }

@@ -103,6 +103,26 @@ pub fn remove(conditions: &mut Vec<Condition>, type_: &str) -> bool {
     before != conditions.len()
 }
 
+/// Ready=False, Reconciling=False and Stalled=False, all with the same reason and message: the
+/// object differs from its spec on purpose and nothing is in progress (a drift the controller is
+/// leaving alone). kstatus reads this as Current, not InProgress or Failed.
+pub fn mark_drifted(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> bool {
+    let mut changed = false;
+    for t in [READY, RECONCILING, STALLED] {
+        changed |= set(
+            conditions,
+            new_condition(t, false, reason, message, generation, now),
+        );
+    }
+    changed
+}
+
 /// Ready=True; Reconciling and Stalled removed. Returns true when anything changed.
 pub fn mark_ready(
     conditions: &mut Vec<Condition>,
@@ -195,12 +215,17 @@ pub fn kstatus(
     if generation.is_some() && generation != observed {
         return KStatus::InProgress;
     }
+    let reconciling = get(conditions, RECONCILING).map(|c| c.status.as_str());
     if is_true(conditions, STALLED) {
         KStatus::Failed
-    } else if is_true(conditions, RECONCILING) || !is_true(conditions, READY) {
+    } else if reconciling == Some(TRUE) {
         KStatus::InProgress
-    } else {
+    } else if is_true(conditions, READY) || reconciling == Some(FALSE) {
+        // Reconciling=False says nothing is in progress (a drift left alone): kstatus, which
+        // reads only Reconciling and Stalled on custom resources, calls that Current.
         KStatus::Current
+    } else {
+        KStatus::InProgress
     }
 }
 
@@ -258,6 +283,39 @@ mod tests {
         assert!(!is_true(&c, READY));
         assert!(get(&c, RECONCILING).is_none());
         assert_eq!(kstatus(&c, Some(3), Some(3)), KStatus::Failed);
+    }
+
+    #[test]
+    fn a_drift_left_alone_is_not_ready_but_neither_in_progress_nor_failed() {
+        let mut c = Vec::new();
+        mark_ready(&mut c, Some(2), "Reconciled", "ok", t(0));
+        assert!(mark_drifted(
+            &mut c,
+            Some(2),
+            "DriftDetected",
+            "split changed",
+            t(1)
+        ));
+        for ty in [READY, RECONCILING, STALLED] {
+            let cond = get(&c, ty).unwrap();
+            assert_eq!(cond.status, FALSE, "{ty}");
+            assert_eq!(cond.reason, "DriftDetected");
+        }
+        assert_eq!(get(&c, READY).unwrap().last_transition_time, Time(t(1)));
+        assert_eq!(kstatus(&c, Some(2), Some(2)), KStatus::Current);
+        assert!(!mark_drifted(
+            &mut c,
+            Some(2),
+            "DriftDetected",
+            "split changed",
+            t(5)
+        ));
+        // back to Ready: the False Reconciling/Stalled go away
+        mark_ready(&mut c, Some(2), "Reconciled", "ok", t(9));
+        assert!(get(&c, RECONCILING).is_none() && get(&c, STALLED).is_none());
+        // work in progress is still InProgress
+        mark_reconciling(&mut c, Some(3), "Applied", "x", t(10));
+        assert_eq!(kstatus(&c, Some(3), Some(3)), KStatus::InProgress);
     }
 
     #[test]

@@ -415,6 +415,21 @@ fn agent_membership(s: &mut Value) {
     );
     merge(s, "status.pending", json!({"maxItems": STATUS_LIST_CAP}));
     merge(s, "status.unknown", json!({"maxItems": STATUS_LIST_CAP}));
+    drift(s);
+}
+
+/// spec.driftPauseSeconds' range and status.drift's list cap.
+fn drift(s: &mut Value) {
+    merge(
+        s,
+        "spec.driftPauseSeconds",
+        json!({"minimum": 0, "maximum": super::drift::MAX_DRIFT_PAUSE_SECONDS}),
+    );
+    merge(
+        s,
+        "status.drift.changes",
+        json!({"maxItems": STATUS_LIST_CAP}),
+    );
 }
 
 fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
@@ -468,6 +483,7 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
     for m in ["telephony", "agents", "signIn"] {
         merge(s, &format!("status.{m}"), json!({"maxProperties": 8}));
     }
+    drift(s);
 }
 
 fn caller_denylist(s: &mut Value) {

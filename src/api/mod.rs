@@ -13,6 +13,7 @@ pub mod caller_denylist;
 pub mod common;
 pub mod conditions;
 pub mod crd;
+pub mod drift;
 pub mod instance_replica;
 pub mod reasons;
 pub mod regions;
@@ -27,6 +28,7 @@ pub use caller_denylist::{
     CallerDenylist, CallerDenylistSpec, CallerDenylistStatus, DenylistRegionStatus, LambdaFunctions,
 };
 pub use common::{DeletionPolicy, ObjectRef};
+pub use drift::{DriftChange, DriftPolicy, DriftStatus};
 pub use instance_replica::{
     InstanceReplica, InstanceReplicaSpec, InstanceReplicaStatus, ReplicationRegionStatus,
 };

@@ -65,6 +65,11 @@ pub const TAGS_UPDATED: &str = "TagsUpdated";
 pub const MEMBERSHIP_UPDATED: &str = "MembershipUpdated";
 pub const TRAFFIC_SHIFTED: &str = "TrafficShifted";
 pub const DRIFT_CORRECTED: &str = "DriftCorrected";
+/// A change made outside the controller: reported (Warning Event, `status.drift`) and, while it
+/// is left alone, the Ready=False reason (Reconciling=False, Stalled=False: nothing in progress).
+pub const DRIFT_DETECTED: &str = "DriftDetected";
+/// A reported drift is gone without a correction (Connect was put back, or the spec changed).
+pub const DRIFT_RESOLVED: &str = "DriftResolved";
 pub const DENYLIST_TABLE: &str = "DenylistTable";
 pub const DENYLIST_ENTRIES: &str = "DenylistEntries";
 pub const RELEASED: &str = "Released";

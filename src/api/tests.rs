@@ -47,6 +47,8 @@ fn tdist() -> TrafficDistributionSpec {
         sign_in: Some(map(&[("us-west-2", true), ("us-east-1", true)])),
         allow_telephony_without_agents: false,
         rollout: None,
+        drift_policy: None,
+        drift_pause_seconds: 3600,
     }
 }
 
@@ -57,6 +59,8 @@ fn agm() -> AgentMembershipSpec {
         users: vec!["alice".into(), "bob".into()],
         selector: None,
         deletion_policy: DeletionPolicy::Retain,
+        drift_policy: None,
+        drift_pause_seconds: 3600,
     }
 }
 
@@ -305,6 +309,8 @@ fn traffic_distribution_rules() {
         },
         msg::PAUSE_RANGE,
     );
+    check(&|s| s.drift_pause_seconds = -1, msg::DRIFT_PAUSE_RANGE);
+    check(&|s| s.drift_pause_seconds = 604_801, msg::DRIFT_PAUSE_RANGE);
     // explicit opt-in allows telephony without agents
     let mut s = tdist();
     s.telephony = Some(map(&[("us-west-2", 0), ("us-east-1", 100)]));

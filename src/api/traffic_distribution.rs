@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::ObjectRef;
+use super::drift::{DEFAULT_DRIFT_PAUSE_SECONDS, DriftPolicy, DriftStatus};
 
 /// The desired split of a traffic distribution group between its two regions: telephony and
 /// agent percentages (multiples of 10 that add up to 100) and sign-in regions (default group
@@ -54,6 +55,36 @@ pub struct TrafficDistributionSpec {
     /// Reach the target in steps instead of one update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// What to do when the split is changed outside the controller (console, AWS CLI): Correct
+    /// (report it, leave it alone for driftPauseSeconds, then restore the spec) or Report (never
+    /// correct it). Default: the controller's --drift-policy, Correct unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_policy: Option<DriftPolicy>,
+    /// Seconds a change made outside the controller is left alone before it is corrected
+    /// (0..604800; 0 corrects at once). Annotation connectgr.io/resume corrects earlier.
+    #[serde(default = "default_drift_pause_seconds")]
+    #[schemars(default = "default_drift_pause_seconds")]
+    pub drift_pause_seconds: i64,
+}
+
+fn default_drift_pause_seconds() -> i64 {
+    DEFAULT_DRIFT_PAUSE_SECONDS
+}
+
+/// The split the controller itself last applied (the declared parts only): a split in Connect
+/// that differs from it while the spec is unchanged was changed by someone else.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastAppliedSplit {
+    /// Telephony percentages per region, when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<BTreeMap<String, i32>>,
+    /// Agent percentages per region, when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<BTreeMap<String, i32>>,
+    /// Sign-in regions, when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<BTreeMap<String, bool>>,
 }
 
 /// A progressive rollout: move at most stepPercent per step, waiting pauseSeconds between steps.
@@ -162,6 +193,15 @@ pub struct TrafficDistributionStatus {
     /// Progress of the rollout, while one runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutStatus>,
+    /// The split the controller itself last applied (declared parts only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<LastAppliedSplit>,
+    /// A change made outside the controller, while it is left alone (see driftPolicy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftStatus>,
+    /// The last connectgr.io/resume value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_resume: Option<String>,
 }
 
 /// Percentages in the order `first` region, then the other one: `60/40`. Missing regions count

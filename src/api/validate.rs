@@ -65,6 +65,7 @@ pub mod msg {
     pub const STEP_MULTIPLE_OF_10: &str =
         "rollout.stepPercent must be a multiple of 10 between 10 and 100";
     pub const PAUSE_RANGE: &str = "rollout.pauseSeconds must be between 0 and 86400";
+    pub const DRIFT_PAUSE_RANGE: &str = "driftPauseSeconds must be between 0 and 604800";
     pub const REGION_NAME: &str = "must be an AWS region name such as us-east-1";
     pub const E164: &str = "must be a phone number in E.164 format such as +14255550100";
     pub const DUPLICATE: &str = "duplicate entry";
@@ -384,7 +385,16 @@ pub fn agent_membership(s: &AgentMembershipSpec) -> Result<(), Vec<FieldError>> 
     if let Some(sel) = &s.selector {
         check_selector(&mut e, sel);
     }
+    check_drift_pause(&mut e, s.drift_pause_seconds);
     e.done()
+}
+
+fn check_drift_pause(e: &mut Errs, seconds: i64) {
+    e.check(
+        (0..=super::drift::MAX_DRIFT_PAUSE_SECONDS).contains(&seconds),
+        "spec.driftPauseSeconds",
+        msg::DRIFT_PAUSE_RANGE,
+    );
 }
 
 /// Transition checks of an AgentMembership.
@@ -491,6 +501,7 @@ pub fn traffic_distribution(
             e.push("spec.rollout.pauseSeconds", msg::PAUSE_RANGE);
         }
     }
+    check_drift_pause(&mut e, s.drift_pause_seconds);
     e.done()
 }
 

@@ -3,6 +3,7 @@
 //! the reconcilers) and returns a decision the executor carries out.
 
 pub mod distribution;
+pub mod drift;
 pub mod group;
 pub mod membership;
 pub mod replica;

@@ -9,12 +9,15 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
-use crate::api::{RolloutStatus, TrafficDistribution, TrafficDistributionStatus, reasons};
+use crate::api::{
+    DriftStatus, RolloutStatus, TrafficDistribution, TrafficDistributionStatus, reasons,
+};
 use crate::connect::{ConnectResult, Distribution, GroupInfo, Priority};
 use crate::plan::distribution::{
     Decision, DesiredDistribution, GroupFacts, Rollout, applied, plan, preferred_regions,
     steps_left, summary, target,
 };
+use crate::plan::drift;
 
 fn desired(obj: &TrafficDistribution) -> DesiredDistribution {
     DesiredDistribution {
@@ -102,9 +105,92 @@ async fn steps(
         let secs = now.as_second() - t.0.as_second();
         Duration::from_secs(secs.max(0) as u64)
     });
-    match plan(&want, &facts, &observed, since_last) {
+    let decision = plan(&want, &facts, &observed, since_last);
+    let resume = drift::resume_requested(
+        obj.metadata.annotations.as_ref(),
+        status.last_handled_resume.as_deref(),
+    )
+    .map(str::to_string);
+    let declared_now = || {
+        drift::declared_split(
+            want.telephony.is_some(),
+            want.agents.is_some(),
+            want.sign_in.is_some(),
+            &observed,
+        )
+    };
+    // A drift this pass corrects, and whether the resume annotation is what corrects it (then the
+    // value counts as handled only once the correction was sent).
+    let mut corrected: Option<(DriftStatus, drift::Why)> = None;
+    if matches!(decision, Decision::Wait { .. } | Decision::Update { .. }) {
+        let changes = drift::split_changes(status.last_applied.as_ref(), &observed, &regions);
+        let outside = !changes.is_empty();
+        let hash = spec_hash(obj);
+        let facts = drift::Facts {
+            changes,
+            generation_applied: obj.metadata.generation == status.observed_generation,
+            spec_hash: &hash,
+            previous: status.drift.as_ref(),
+            policy: obj.spec.drift_policy.unwrap_or(engine.drift_policy),
+            pause_seconds: obj.spec.drift_pause_seconds,
+            now,
+            resume: resume.is_some(),
+        };
+        match drift::decide(facts) {
+            drift::Decision::InSync => resolve_drift(
+                status,
+                notes,
+                if outside {
+                    "the spec changed; it is applied"
+                } else {
+                    "Connect has what the controller last applied again"
+                },
+            ),
+            drift::Decision::Report { drift, new } => {
+                if new {
+                    notes.push(Note::warning(
+                        reasons::DRIFT_DETECTED,
+                        drift.message.clone(),
+                    ));
+                }
+                status.last_handled_resume = resume.or(status.last_handled_resume.take());
+                let after = drift::recheck_after(&drift, now, engine.resync);
+                let message = drift.message.clone();
+                status.drift = Some(drift);
+                return Ok(Ending::new(
+                    Verdict::progressing(reasons::DRIFT_DETECTED, message),
+                    after,
+                ));
+            }
+            drift::Decision::Correct { drift, new, why } => {
+                if new {
+                    notes.push(Note::warning(
+                        reasons::DRIFT_DETECTED,
+                        drift.message.clone(),
+                    ));
+                }
+                // The controller takes over from what Connect has now.
+                status.last_applied = Some(declared_now());
+                status.drift = None;
+                corrected = Some((drift, why));
+            }
+        }
+    }
+    let by_resume = matches!(corrected, Some((_, drift::Why::Resumed)));
+    if !by_resume {
+        status.last_handled_resume = resume.clone().or(status.last_handled_resume.take());
+    }
+    let how = |why: &drift::Why| match why {
+        drift::Why::PauseOver => {
+            format!("after driftPauseSeconds {}", obj.spec.drift_pause_seconds)
+        }
+        drift::Why::Resumed => format!("on {}", crate::api::drift::RESUME_ANNOTATION),
+    };
+    match decision {
         Decision::InSync => {
             status.rollout = None;
+            status.last_applied = Some(declared_now());
+            resolve_drift(status, notes, "Connect has the declared split again");
             Ok(Ending::new(
                 Verdict::Ready(format!("split is {}", summary(&observed, &regions))),
                 engine.resync,
@@ -117,29 +203,45 @@ async fn steps(
             ),
             engine.resync,
         )),
-        Decision::Wait { reason, after } => Ok(Ending::new(
-            Verdict::progressing(reasons::WAITING, reason),
-            after.max(Duration::from_secs(1)),
-        )),
+        Decision::Wait { reason, after } => {
+            if let Some((d, why)) = &corrected {
+                status.last_handled_resume = resume.or(status.last_handled_resume.take());
+                crate::metrics::drift("TrafficDistribution", "split");
+                notes.push(Note::warning(
+                    reasons::DRIFT_CORRECTED,
+                    format!("{} ({}); the rollout goes on from it", d.message, how(why)),
+                ));
+            }
+            Ok(Ending::new(
+                Verdict::progressing(reasons::WAITING, reason),
+                after.max(Duration::from_secs(1)),
+            ))
+        }
         Decision::Update { update, last_step } => {
-            let drift = settled(
-                obj.metadata.generation,
-                status.observed_generation,
-                &status.conditions,
-            );
             let served = execute(engine, &group.arn, &want, &observed, &update, &regions).await?;
             let after = applied(&observed, &update);
             record(status, &after, &regions);
+            status.last_applied = Some(drift::declared_split(
+                want.telephony.is_some(),
+                want.agents.is_some(),
+                want.sign_in.is_some(),
+                &after,
+            ));
             status.served_by = Some(served.clone());
             status.last_shift_time = Some(Time(now));
             crate::metrics::shift(&served);
-            if drift {
+            if let Some((d, why)) = &corrected {
+                if by_resume {
+                    status.last_handled_resume = resume;
+                }
                 crate::metrics::drift("TrafficDistribution", "split");
                 notes.push(Note::warning(
                     reasons::DRIFT_CORRECTED,
                     format!(
-                        "split was changed outside the controller to {}; restored",
-                        summary(&observed, &regions)
+                        "split was {} ({}); restored to {}",
+                        drift::describe(&d.changes, d.total as usize),
+                        how(why),
+                        summary(&after, &regions)
                     ),
                 ));
             }
@@ -160,6 +262,28 @@ async fn steps(
                 status, &want, &observed, &after, last_step, now,
             ))
         }
+    }
+}
+
+/// The spec less the drift settings: changing only driftPolicy or driftPauseSeconds during a
+/// paused correction is not a change of what to apply.
+fn spec_hash(obj: &TrafficDistribution) -> String {
+    let mut spec = obj.spec.clone();
+    spec.drift_policy = None;
+    spec.drift_pause_seconds = 0;
+    drift::spec_hash(&spec)
+}
+
+/// Clears `status.drift`; a Normal Event says why when there was one.
+fn resolve_drift(status: &mut TrafficDistributionStatus, notes: &mut Vec<Note>, why: &str) {
+    if let Some(d) = status.drift.take() {
+        notes.push(Note::normal(
+            reasons::DRIFT_RESOLVED,
+            format!(
+                "{why} (reported: {})",
+                drift::describe(&d.changes, d.total as usize)
+            ),
+        ));
     }
 }
 

@@ -240,6 +240,9 @@ pub fn settle<S: HasConditions + Clone>(
         Ok(end) => {
             let outcome = match &end.verdict {
                 Verdict::Ready(_) => "ready",
+                Verdict::Progressing { reason, .. } if reason == reasons::DRIFT_DETECTED => {
+                    "drifted"
+                }
                 Verdict::Progressing { .. } => "progressing",
                 Verdict::Stalled { .. } => "stalled",
             };

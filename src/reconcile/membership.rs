@@ -9,11 +9,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::*;
+use crate::api::agent_membership::KeptMembers;
+use crate::api::drift::RESUME_ANNOTATION;
 use crate::api::{
     AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode,
     common::STATUS_LIST_CAP, reasons,
 };
 use crate::connect::{ConnectResult, Priority};
+use crate::plan::drift;
 use crate::plan::membership::{
     DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, release,
     resolve, verdict,
@@ -156,11 +159,11 @@ pub async fn apply(
     engine: &Engine,
     obj: &AgentMembership,
     objects: &dyn Objects,
-    _now: Timestamp,
+    now: Timestamp,
 ) -> Pass<AgentMembershipStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
-    let result = steps(engine, obj, objects, &mut status, &mut notes).await;
+    let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
     Pass {
         status,
         notes,
@@ -172,6 +175,7 @@ async fn steps(
     engine: &Engine,
     obj: &AgentMembership,
     objects: &dyn Objects,
+    now: Timestamp,
     status: &mut AgentMembershipStatus,
     notes: &mut Vec<Note>,
 ) -> Result<Ending, PassError> {
@@ -194,8 +198,184 @@ async fn steps(
             seen.mode,
         )
     });
-    let batch = run_batch(engine, &group, plan.calls()).await;
-    report(engine, status, notes, &group, &seen, &plan, batch)
+    let (decision, split) = drift_decision(engine, obj, status, &group, &seen, &plan, now).await?;
+    let resume = drift::resume_requested(
+        obj.metadata.annotations.as_ref(),
+        status.last_handled_resume.as_deref(),
+    )
+    .map(str::to_string);
+    // What this pass sends: everything, unless a change made outside is being left alone.
+    let (todo, held) = match &decision {
+        drift::Decision::Report { drift, new } => {
+            if *new {
+                notes.push(Note::warning(
+                    reasons::DRIFT_DETECTED,
+                    drift.message.clone(),
+                ));
+            }
+            (split.now.clone(), Some(drift.clone()))
+        }
+        drift::Decision::Correct { drift, new, .. } => {
+            if *new {
+                notes.push(Note::warning(
+                    reasons::DRIFT_DETECTED,
+                    drift.message.clone(),
+                ));
+            }
+            (plan.clone(), None)
+        }
+        drift::Decision::InSync => {
+            if let Some(d) = status.drift.take() {
+                let why = if split.outside.is_empty() {
+                    "the group's members are as the controller keeps them again"
+                } else {
+                    "the spec changed; it is applied"
+                };
+                notes.push(Note::normal(
+                    reasons::DRIFT_RESOLVED,
+                    format!(
+                        "{why} (reported: {})",
+                        drift::describe(&d.changes, d.total as usize)
+                    ),
+                ));
+            }
+            (plan.clone(), None)
+        }
+    };
+    let batch = run_batch(engine, &group, todo.calls()).await;
+    // The declared agents the controller keeps: those that are members now, those taken out by
+    // hand that are being left alone (still kept: they come back when corrected), and those it
+    // is taking out and has not yet (so the rest of a batch is never mistaken for drift).
+    let kept: Vec<String> = engine.with_members(&group.arn, |members| {
+        seen.desired_ids
+            .iter()
+            .filter(|id| members.contains(*id))
+            .chain(todo.disassociate.iter().filter(|id| members.contains(*id)))
+            .chain(held.iter().flat_map(|_| split.outside.associate.iter()))
+            .cloned()
+            .collect()
+    });
+    let (count, fingerprints) = drift::encode_kept(&kept);
+    status.kept_members = Some(KeptMembers {
+        count,
+        fingerprints,
+    });
+    let failed = batch.first_error.is_some();
+    match &decision {
+        drift::Decision::Correct { drift, why, .. } => {
+            status.drift = None;
+            crate::metrics::drift("AgentMembership", "members");
+            let how = match why {
+                drift::Why::PauseOver => {
+                    format!("after driftPauseSeconds {}", obj.spec.drift_pause_seconds)
+                }
+                drift::Why::Resumed => format!("on {RESUME_ANNOTATION}"),
+            };
+            notes.push(Note::warning(
+                reasons::DRIFT_CORRECTED,
+                format!(
+                    "group membership {} ({how}); restoring it",
+                    drift::describe(&drift.changes, drift.total as usize)
+                ),
+            ));
+            if !failed || !matches!(why, drift::Why::Resumed) {
+                status.last_handled_resume = resume.or(status.last_handled_resume.take());
+            }
+        }
+        _ => status.last_handled_resume = resume.or(status.last_handled_resume.take()),
+    }
+    if held.is_some() {
+        // Recorded before the batch's outcome is: a failed pass keeps the pause's start.
+        status.drift = held.clone();
+    }
+    let ending = report(engine, status, notes, &group, &seen, &todo, batch)?;
+    let Some(d) = held else {
+        return Ok(ending);
+    };
+    let after = drift::recheck_after(&d, now, engine.resync);
+    let message = d.message;
+    Ok(match ending.verdict {
+        // Nothing else to do: the object stands as drifted (not in progress, not failed).
+        Verdict::Ready(_) => Ending::new(
+            Verdict::progressing(reasons::DRIFT_DETECTED, message),
+            after,
+        ),
+        // Work of its own still goes on; status.drift says what is left alone meanwhile.
+        v => Ending::new(v, ending.requeue.min(after)),
+    })
+}
+
+/// Splits the diff into the controller's own work and changes made outside it, and decides about
+/// the latter (policy, pause, resume; a spec change wins).
+async fn drift_decision(
+    engine: &Engine,
+    obj: &AgentMembership,
+    status: &AgentMembershipStatus,
+    group: &GroupRef,
+    seen: &Seen,
+    plan: &crate::plan::membership::MembershipDiff,
+    now: Timestamp,
+) -> Result<(drift::Decision, drift::MembershipSplit), PassError> {
+    let kept = status
+        .kept_members
+        .as_ref()
+        .map(|k| drift::decode_kept(&k.fingerprints));
+    let split = drift::split_membership(plan, kept.as_ref());
+    // Agents put in by hand are not declared: their names come from the instance's users.
+    let others = if split.outside.disassociate.is_empty() {
+        None
+    } else {
+        Some(
+            engine
+                .instance_users(
+                    &group.source_region,
+                    &group.instance_id,
+                    // the list resolve_agents read (and cached) for this membership
+                    desired_of(obj).has_selector(),
+                    Priority::Background,
+                    engine.resync / 2,
+                )
+                .await?,
+        )
+    };
+    let name_of = |id: &str| {
+        seen.resolution
+            .ids
+            .get(id)
+            .cloned()
+            .or_else(|| {
+                others
+                    .as_ref()
+                    .and_then(|u| u.iter().find(|u| u.id == id).map(|u| u.username.clone()))
+            })
+            .unwrap_or_else(|| id.to_string())
+    };
+    let changes = drift::membership_changes(&split.outside, name_of);
+    let hash = spec_hash(obj);
+    let decision = drift::decide(drift::Facts {
+        changes,
+        generation_applied: obj.metadata.generation == status.observed_generation,
+        spec_hash: &hash,
+        previous: status.drift.as_ref(),
+        policy: obj.spec.drift_policy.unwrap_or(engine.drift_policy),
+        pause_seconds: obj.spec.drift_pause_seconds,
+        now,
+        resume: drift::resume_requested(
+            obj.metadata.annotations.as_ref(),
+            status.last_handled_resume.as_deref(),
+        )
+        .is_some(),
+    });
+    Ok((decision, split))
+}
+
+/// The spec less the drift settings: changing only driftPolicy or driftPauseSeconds during a
+/// paused correction is not a change of what to apply.
+fn spec_hash(obj: &AgentMembership) -> String {
+    let mut spec = obj.spec.clone();
+    spec.drift_policy = None;
+    spec.drift_pause_seconds = 0;
+    drift::spec_hash(&spec)
 }
 
 fn record_group(status: &mut AgentMembershipStatus, group: &GroupRef) {
@@ -215,8 +395,6 @@ struct Seen {
     pending: Vec<String>,
     /// What the group's other live memberships declare (read only when this one could remove).
     declared_by_others: BTreeSet<String>,
-    /// A drift check (the spec was applied and the object was Ready).
-    drift_check: bool,
     /// When a members sweep in flight should end.
     sweep_eta: Option<tokio::time::Instant>,
 }
@@ -234,18 +412,19 @@ async fn observe(
 ) -> Result<Result<Seen, Ending>, PassError> {
     // A pass over a Ready object whose spec was already applied is a drift check: its reads go
     // at background priority (within the budget) and reuse what other memberships just read.
-    // `connectgr.io/reconcile-now`: nothing cached is trusted.
+    // A drift check also while a reported drift waits for its correction.
+    let drift_check = settled(
+        obj.metadata.generation,
+        status.observed_generation,
+        &status.conditions,
+    ) || (status.drift.is_some()
+        && obj.metadata.generation == status.observed_generation);
+    // `connectgr.io/reconcile-now`: nothing cached is trusted (drift is still drift).
     let fresh = super::driver::fresh_reads_requested();
-    let drift_check = !fresh
-        && settled(
-            obj.metadata.generation,
-            status.observed_generation,
-            &status.conditions,
-        );
     if fresh {
         engine.forget_members(&group.arn);
     }
-    let (priority, users_max_age) = if drift_check {
+    let (priority, users_max_age) = if drift_check && !fresh {
         (Priority::Background, engine.resync / 2)
     } else {
         (Priority::Normal, std::time::Duration::ZERO)
@@ -305,7 +484,6 @@ async fn observe(
         desired_ids,
         pending,
         declared_by_others,
-        drift_check,
         sweep_eta,
     }))
 }
@@ -384,17 +562,6 @@ fn report(
     status.unknown = cap(unknown.clone());
     status.removed_count = Some(status.removed_count.unwrap_or(0) + batch.removed as i32);
 
-    if seen.drift_check && !plan.is_empty() {
-        crate::metrics::drift("AgentMembership", "members");
-        notes.push(Note::warning(
-            reasons::DRIFT_CORRECTED,
-            format!(
-                "group membership changed outside the controller: {} to add, {} to remove",
-                plan.associate.len(),
-                plan.disassociate.len()
-            ),
-        ));
-    }
     let (added, removed) = (batch.added, batch.removed);
     if added + removed > 0 {
         notes.push(Note::normal(

@@ -109,6 +109,9 @@ pub struct Engine {
     pub pairs: RegionPairs,
     /// Drift-check period in steady state.
     pub resync: Duration,
+    /// `--drift-policy`: what to do with changes made outside the controller when an object's
+    /// spec.driftPolicy is not set.
+    pub drift_policy: api::DriftPolicy,
     /// Longest a bulk membership batch runs before progress is written to status.
     pub batch_window: Duration,
     /// Known members per group ARN, so a 5,000-agent group is not re-read (500 pages) each pass
@@ -138,6 +141,7 @@ impl Engine {
             connect,
             pairs: RegionPairs::default(),
             resync,
+            drift_policy: api::DriftPolicy::Correct,
             batch_window: Duration::from_secs(20),
             members: Arc::default(),
             sweep_rate: 1.0,
@@ -160,6 +164,7 @@ impl Engine {
             users: Mutex::new(HashMap::new()),
             denylist: None,
             observe_only: true,
+            drift_policy: self.drift_policy,
         }
     }
 }
@@ -245,6 +250,9 @@ pub fn apply_verdict<S: HasConditions>(
     match verdict {
         Verdict::Ready(msg) => {
             conditions::mark_ready(c, generation, api::reasons::RECONCILED, msg, now);
+        }
+        Verdict::Progressing { reason, message } if reason == api::reasons::DRIFT_DETECTED => {
+            conditions::mark_drifted(c, generation, reason, message, now);
         }
         Verdict::Progressing { reason, message } => {
             conditions::mark_reconciling(c, generation, reason, message, now);

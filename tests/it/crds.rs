@@ -577,6 +577,18 @@ fn table() -> Vec<(Bad, &'static str)> {
             "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout: {pauseSeconds: 100000}\n",
             "should be less than or equal to 86400"
         ),
+        bad!(
+            "drift pause",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  driftPauseSeconds: -1\n",
+            "should be greater than or equal to 0"
+        ),
+        bad!(
+            "drift policy",
+            AGM,
+            "  groupRef: {name: g}\n  users: [alice]\n  driftPolicy: Ignore\n",
+            "supported values: \"Correct\", \"Report\""
+        ),
         // CallerDenylist
         bad!(
             "table name",

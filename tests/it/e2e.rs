@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::testbed::TestBed;
 
 const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
-const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
+pub(crate) const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
 /// Quotas are scaled up on both sides so the suite stays short; the pacing logic is the same.
 const QUOTA_SCALE: &str = "20";
 
@@ -188,14 +188,14 @@ pub(crate) fn group_yaml(name: &str, policy: &str) -> String {
 fn members_yaml(group: &str, from: usize, to: usize) -> String {
     let users: Vec<String> = (from..=to).map(|i| format!("\"agent{i:03}\"")).collect();
     format!(
-        "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: members}}\nspec:\n  groupRef: {{name: {group}}}\n  mode: Exact\n  users: [{}]\n",
+        "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: members}}\nspec:\n  groupRef: {{name: {group}}}\n  mode: Exact\n  driftPauseSeconds: 0\n  users: [{}]\n",
         users.join(",")
     )
 }
 
 fn split_yaml(group: &str, tw: i32, aw: i32) -> String {
     format!(
-        "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: {group}}}\n  telephony: {{us-west-2: {tw}, us-east-1: {}}}\n  agents: {{us-west-2: {aw}, us-east-1: {}}}\n",
+        "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: {group}}}\n  driftPauseSeconds: 0\n  telephony: {{us-west-2: {tw}, us-east-1: {}}}\n  agents: {{us-west-2: {aw}, us-east-1: {}}}\n",
         100 - tw,
         100 - aw
     )
@@ -295,7 +295,8 @@ fn count_ok(calls: &[serde_json::Value], op: &str) -> usize {
 }
 
 /// Scenario 1 and 3: replica, custom group, 300 agents and a 60/40 split converge and match
-/// Connect exactly; spec changes are applied; changes made in Connect are undone.
+/// Connect exactly; spec changes are applied; changes made in Connect are undone (at once: these
+/// objects say `driftPauseSeconds: 0`; the pause itself is tested in `e2e_drift`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_group_300_agents_and_60_40_split_converge_and_stay_converged() {
     let bed = TestBed::shared();

@@ -10,6 +10,7 @@ mod deploy;
 mod driver;
 mod e2e;
 mod e2e_admission;
+mod e2e_drift;
 mod e2e_lifecycle;
 mod e2e_rbac;
 mod emulator;
