@@ -104,7 +104,7 @@ fn the_iam_policy_allows_every_connect_operation_the_controller_calls() {
 }
 
 #[test]
-fn the_kustomization_lists_every_generated_crd() {
+fn the_kustomize_bases_list_every_generated_crd() {
     let k = &docs("deploy/kustomize/kustomization.yaml")[0];
     let res: Vec<&str> = k["resources"]
         .as_array()
@@ -112,11 +112,81 @@ fn the_kustomization_lists_every_generated_crd() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    for entry in std::fs::read_dir(repo_root().join("crds")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(
-            res.contains(&format!("../../crds/{name}").as_str()),
-            "{name} missing from kustomization"
-        );
+    assert!(res.contains(&"../../crds"), "{res:?}");
+    // crds/Kustomization (no extension: `kubectl apply -f crds/` skips it)
+    let k = &docs("crds/Kustomization")[0];
+    let listed: BTreeSet<&str> = k["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let generated: BTreeSet<String> = std::fs::read_dir(repo_root().join("crds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    assert_eq!(
+        listed,
+        generated
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        "crds/Kustomization lists every generated CRD"
+    );
+}
+
+fn rules(path: &str, kind: &str) -> serde_json::Value {
+    docs(path)
+        .into_iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("a {kind} in {path}"))["rules"]
+        .clone()
+}
+
+#[test]
+fn the_namespaced_role_grants_exactly_the_cluster_roles_rules() {
+    assert_eq!(
+        rules("deploy/kustomize-namespaced/role.yaml", "Role"),
+        rules("deploy/kustomize/rbac.yaml", "ClusterRole")
+    );
+}
+
+#[test]
+fn the_roles_grant_no_delete_no_wildcards_and_nothing_outside_what_the_controller_calls() {
+    let rules = rules("deploy/kustomize/rbac.yaml", "ClusterRole");
+    let allowed_verbs: BTreeSet<&str> = ["get", "list", "watch", "patch", "create", "update"]
+        .into_iter()
+        .collect();
+    for r in rules.as_array().unwrap() {
+        for field in ["apiGroups", "resources", "verbs"] {
+            for v in r[field].as_array().unwrap() {
+                assert_ne!(v, "*", "wildcard in {field}: {r}");
+            }
+        }
+        for v in r["verbs"].as_array().unwrap() {
+            assert!(allowed_verbs.contains(v.as_str().unwrap()), "{v} in {r}");
+        }
+        // `update` only where the code replaces whole objects: the leader election Lease.
+        if r["verbs"].as_array().unwrap().iter().any(|v| v == "update") {
+            assert_eq!(r["resources"], serde_json::json!(["leases"]), "{r}");
+        }
     }
+}
+
+#[test]
+fn the_kustomize_deployment_runs_the_image_make_image_tags() {
+    let dep = docs("deploy/kustomize/deployment.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap();
+    let spec = &dep["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["image"],
+        format!(
+            "ghcr.io/connect-gr/connect-gr:{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert_eq!(spec["serviceAccountName"], "connect-gr");
 }

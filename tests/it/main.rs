@@ -11,3 +11,4 @@ mod driver;
 mod e2e;
 mod e2e_rbac;
 mod emulator;
+mod image;
