@@ -11,4 +11,5 @@ mod driver;
 mod e2e;
 mod e2e_rbac;
 mod emulator;
+mod helm;
 mod image;
