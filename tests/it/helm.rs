@@ -63,7 +63,7 @@ fn yaml_docs(text: &str) -> Vec<serde_json::Value> {
 }
 
 /// `helm template connect-gr CHART -n connect-gr-system` with `--set` values.
-fn template(sets: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn template(sets: &[&str]) -> Vec<serde_json::Value> {
     let chart = repo_root().join(CHART).display().to_string();
     let mut args = vec![
         "template",

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::testbed::{TestBed, repo_root};
+use super::testbed::{TestBed, find_kubectl, repo_root};
 
 /// The ServiceAccount of the chart and the kustomize base.
 pub const SERVICE_ACCOUNT: &str = "connect-gr";
@@ -94,4 +94,36 @@ pub fn controller_kubeconfig(bed: &TestBed, ns: &str) -> PathBuf {
     }
     bind_shipped_role(bed, ns);
     kubeconfig(bed, ns, SERVICE_ACCOUNT)
+}
+
+/// kubectl with another identity's kubeconfig (`stdin` piped in when given).
+pub fn kubectl_as(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(find_kubectl())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
 }

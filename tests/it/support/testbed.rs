@@ -398,7 +398,7 @@ fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
-fn find_kubectl() -> PathBuf {
+pub fn find_kubectl() -> PathBuf {
     if let Some(p) = std::env::var_os("KUBECTL") {
         return PathBuf::from(p);
     }
