@@ -3,6 +3,7 @@
 
 mod support;
 
+mod argocd;
 mod cli;
 mod crds;
 mod denylist;
