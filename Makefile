@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: demo test tools lint unit it bench-quick testbed testbed-down crds build
+.PHONY: demo test tools lint unit it bench-quick testbed testbed-down crds build image
 
 build:
 	$(CARGO) build --bins
@@ -21,7 +21,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: tools lint
+# The container image (release build + OCI layout under $CARGO_TARGET_DIR/image; see scripts/image.sh).
+image:
+	bash scripts/image.sh
+
+test: tools lint image
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
 	$(MAKE) bench-quick
 
@@ -36,3 +40,4 @@ testbed-down:
 
 crds: build
 	$(CARGO) run --quiet --bin connect-gr -- crds --dir crds
+	$(CARGO) run --quiet --bin connect-gr -- crds --dir deploy/helm/connect-gr/files/crds

@@ -70,12 +70,16 @@ fn start_controller_with(bed: &TestBed, ns: &str, emulator: &str, env: &[(&str, 
 }
 
 /// `connect-gr controller --namespace ns` against the test bed and the emulator, logging to
-/// `log` in the test bed's directory.
+/// `log` in the test bed's directory. It runs as the shipped ServiceAccount, bound only to the
+/// shipped Role (least privilege, proven by every scenario; see `support::rbac`).
 pub(crate) fn controller_command(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Command {
     let log = std::fs::File::create(bed.dir().join(log)).unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(["controller", "--namespace", ns])
-        .env("KUBECONFIG", bed.kubeconfig_path())
+        .env(
+            "KUBECONFIG",
+            crate::support::rbac::controller_kubeconfig(bed, ns),
+        )
         .env("AWS_ENDPOINT_URL_CONNECT", emulator)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -11,6 +11,7 @@ use crate::e2e::{
     Proc, agent_ids, apply, connect, controller_command, group_arn, group_yaml, jsonpath, members,
     named_members_yaml, replica_yaml, start_emulator, wait_ready,
 };
+use crate::support::rbac::{self, SERVICE_ACCOUNT, kubectl_as};
 use crate::support::testbed::TestBed;
 
 /// The Role of the limited identity; `group_verbs` are its verbs on TrafficDistributionGroups.
@@ -175,4 +176,145 @@ async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_nev
     );
     assert!(members(&west, &arn).await.is_empty());
     drop(limited);
+}
+
+/// The shipped Role grants what the controller calls and nothing else: as the shipped
+/// ServiceAccount, what the Role grants works, and every request for something it does not grant
+/// is refused by the API server (403 Forbidden), not merely absent from a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_role_refuses_every_verb_and_resource_it_does_not_grant() {
+    let bed = TestBed::shared();
+    if !bed.has_core_apis() {
+        eprintln!("skipped: the test bed has no RBAC (apiextensions flavour)");
+        return;
+    }
+    let ns = bed.namespace("rbac-refused");
+    rbac::bind_shipped_role(bed, &ns);
+    apply(
+        bed,
+        &ns,
+        &format!("{}---\n{}", replica_yaml(), group_yaml("team", "Retain")),
+    );
+    let kc = rbac::kubeconfig(bed, &ns, SERVICE_ACCOUNT);
+    let group = bed.kubectl_ok(&["get", "-n", &ns, "tdg/team", "-o", "json"]);
+    let mut renamed: serde_json::Value = serde_json::from_str(&group).unwrap();
+    renamed["metadata"]["name"] = "copy".into();
+    for k in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        renamed["metadata"].as_object_mut().unwrap().remove(k);
+    }
+    let renamed = renamed.to_string();
+
+    // Granted: read, watch (list), patch; status by patch; Events; the Lease.
+    let lease = format!(
+        "{{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{{\"name\":\"connect-gr\",\"namespace\":\"{ns}\"}},\"spec\":{{\"holderIdentity\":\"test\"}}}}"
+    );
+    for (args, stdin) in [
+        (vec!["get", "tdg/team", "irep/support-center"], None),
+        (vec!["get", "agm,tdist,cdl"], None),
+        (
+            vec![
+                "patch",
+                "tdg/team",
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"labels":{"t":"1"}}}"#,
+            ],
+            None,
+        ),
+        (vec!["create", "-f", "-"], Some(lease.as_str())),
+        (vec!["get", "lease/connect-gr"], None),
+    ] {
+        let out = kubectl_as(&kc, &args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} should be granted: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Status is written the way the controller writes it: server-side apply, no get.
+    {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let cfg = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kc).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let client = kube::Client::try_from(cfg).unwrap();
+        let api: kube::Api<connect_gr::api::TrafficDistributionGroup> =
+            kube::Api::namespaced(client, &ns);
+        let patch = serde_json::json!({
+            "apiVersion": "connectgr.io/v1alpha1",
+            "kind": "TrafficDistributionGroup",
+            "status": {"observedGeneration": 1},
+        });
+        api.patch_status(
+            "team",
+            &kube::api::PatchParams::apply("connect-gr").force(),
+            &kube::api::Patch::Apply(&patch),
+        )
+        .await
+        .expect("status by server-side apply is granted");
+    }
+
+    // Refused: everything else the controller never does.
+    let other = bed.namespace("rbac-other");
+    for (args, stdin) in [
+        (vec!["delete", "tdg/team", "--wait=false"], None),
+        (vec!["create", "-f", "-"], Some(renamed.as_str())),
+        (vec!["replace", "-f", "-"], Some(group.as_str())),
+        (vec!["get", "secrets"], None),
+        (vec!["get", "configmaps"], None),
+        (vec!["get", "pods"], None),
+        (vec!["get", "irep", "--all-namespaces"], None),
+        (vec!["get", "irep", "-n", other.as_str()], None),
+        (vec!["get", "leases"], None),
+        (vec!["delete", "lease/connect-gr"], None),
+        (vec!["get", "events.events.k8s.io"], None),
+        (vec!["get", "crd"], None),
+        (vec!["create", "namespace", "intruder"], None),
+    ] {
+        let out = kubectl_as(&kc, &args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was allowed");
+        assert!(
+            err.contains("forbidden") || err.contains("Forbidden"),
+            "{args:?}: expected 403 Forbidden, got {err}"
+        );
+    }
+    // The object is untouched by the refused delete.
+    bed.kubectl_ok(&["get", "-n", &ns, "tdg/team"]);
+    let can_i = |verb: &str, what: &str| -> String {
+        let sa = format!("system:serviceaccount:{ns}:{SERVICE_ACCOUNT}");
+        let out = bed.kubectl(&["auth", "can-i", verb, what, "-n", &ns, "--as", &sa]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for kind in [
+        "instancereplicas",
+        "trafficdistributiongroups",
+        "agentmemberships",
+        "trafficdistributions",
+        "callerdenylists",
+    ] {
+        for verb in ["get", "list", "watch", "patch"] {
+            assert_eq!(
+                can_i(verb, &format!("{kind}.connectgr.io")),
+                "yes",
+                "{verb} {kind}"
+            );
+        }
+        for verb in ["create", "update", "delete", "deletecollection"] {
+            assert_eq!(
+                can_i(verb, &format!("{kind}.connectgr.io")),
+                "no",
+                "{verb} {kind}"
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod argocd;
 mod cli;
 mod crds;
 mod denylist;
@@ -14,3 +15,5 @@ mod e2e_drift;
 mod e2e_lifecycle;
 mod e2e_rbac;
 mod emulator;
+mod helm;
+mod image;

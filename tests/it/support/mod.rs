@@ -2,4 +2,5 @@
 
 pub mod emulator;
 pub mod moto;
+pub mod rbac;
 pub mod testbed;

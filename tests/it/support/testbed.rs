@@ -66,10 +66,20 @@ pub fn unique_namespace(prefix: &str) -> String {
 impl TestBed {
     /// The test bed of this test process, started on first use.
     pub fn shared() -> &'static TestBed {
-        SHARED.get_or_init(|| {
+        SHARED.get_or_init(|| TestBed::start_retrying(None))
+    }
+
+    /// A test bed of its own, without the CRDs (for tests that install or change them, such as
+    /// `helm install`/`helm upgrade`); stopped when dropped.
+    pub fn isolated(name: &str) -> TestBed {
+        TestBed::start_retrying(Some(name))
+    }
+
+    fn start_retrying(isolated: Option<&str>) -> TestBed {
+        {
             let mut last = None;
             for _ in 0..3 {
-                match TestBed::start() {
+                match TestBed::start(isolated) {
                     Ok(tb) => return tb,
                     Err(e) => {
                         eprintln!("testbed: start failed, retrying: {e:#}");
@@ -78,7 +88,7 @@ impl TestBed {
                 }
             }
             panic!("testbed: could not start: {:#}", last.unwrap())
-        })
+        }
     }
 
     pub fn kubeconfig_path(&self) -> &Path {
@@ -155,7 +165,7 @@ impl TestBed {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn start() -> anyhow::Result<TestBed> {
+    fn start(isolated: Option<&str>) -> anyhow::Result<TestBed> {
         sweep_leftovers();
         let flavour = match std::env::var("CONNECT_GR_APISERVER").as_deref() {
             Ok("apiextensions") => Flavour::ApiExtensions,
@@ -193,7 +203,10 @@ impl TestBed {
         let kubectl = find_kubectl();
 
         let base = state_root();
-        let dir = base.join(format!("connect-gr-testbed-{}", std::process::id()));
+        let dir = base.join(match isolated {
+            None => format!("connect-gr-testbed-{}", std::process::id()),
+            Some(name) => format!("connect-gr-testbed-{}-{name}", std::process::id()),
+        });
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("certs"))?;
         let pki = Pki::generate(&dir)?;
@@ -294,6 +307,16 @@ impl TestBed {
             flavour,
             kubectl,
         };
+        if isolated.is_some() {
+            eprintln!(
+                "testbed: isolated {:?} API server {} ready in {:.1}s (kubeconfig {})",
+                tb.flavour,
+                tb.server,
+                started.elapsed().as_secs_f64(),
+                tb.kubeconfig.display()
+            );
+            return Ok(tb);
+        }
         let crds = root.join("crds");
         let crds = crds.display().to_string();
         let out = tb.kubectl(&[
@@ -375,7 +398,7 @@ fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
-fn find_kubectl() -> PathBuf {
+pub fn find_kubectl() -> PathBuf {
     if let Some(p) = std::env::var_os("KUBECTL") {
         return PathBuf::from(p);
     }
@@ -409,9 +432,23 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-/// Pids and directory of this process's test bed, cleaned up by [`cleanup_at_exit`].
-static CLEANUP: std::sync::Mutex<(Vec<i32>, Option<PathBuf>)> =
-    std::sync::Mutex::new((Vec::new(), None));
+/// Pids and directories of this process's test beds, cleaned up by [`cleanup_at_exit`].
+static CLEANUP: std::sync::Mutex<(Vec<i32>, Vec<PathBuf>)> =
+    std::sync::Mutex::new((Vec::new(), Vec::new()));
+
+impl Drop for TestBed {
+    /// Only isolated test beds are dropped (the shared one lives in a static).
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            // SAFETY: kill(2) on processes this test bed started.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 /// Runs at normal process exit (the test harness returns from main): kill the children now
 /// rather than waiting for the death signal, and free the tmpfs directory (etcd preallocates
@@ -424,9 +461,11 @@ extern "C" fn cleanup_at_exit() {
             libc::kill(*pid, libc::SIGKILL);
         }
     }
-    if let Some(dir) = &state.1 {
+    if !state.1.is_empty() {
         // give the kernel a moment to release the files of the killed processes
         std::thread::sleep(Duration::from_millis(50));
+    }
+    for dir in &state.1 {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
@@ -435,14 +474,16 @@ fn record_pid(dir: &Path, pid: u32) -> std::io::Result<()> {
     use std::io::Write;
     {
         let mut state = CLEANUP.lock().unwrap();
-        if state.1.is_none() {
+        if state.1.is_empty() {
             // SAFETY: registering a plain extern "C" fn without captured state.
             unsafe {
                 libc::atexit(cleanup_at_exit);
             }
         }
         state.0.push(pid as i32);
-        state.1 = Some(dir.to_path_buf());
+        if !state.1.iter().any(|d| d == dir) {
+            state.1.push(dir.to_path_buf());
+        }
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -460,7 +501,7 @@ fn sweep_leftovers() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(owner) = name
             .strip_prefix("connect-gr-testbed-")
-            .and_then(|p| p.parse::<u32>().ok())
+            .and_then(|p| p.split('-').next()?.parse::<u32>().ok())
         else {
             continue;
         };
