@@ -20,6 +20,9 @@ use parking_lot::Mutex;
 
 use crate::support::emulator::{Emulator, SOURCE};
 
+#[path = "driver_drift.rs"]
+mod drift;
+
 const REPLICA: &str = include_str!("../../deploy/examples/instance-replica.yaml");
 const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: support-default}\nspec:\n  replicaRef: {name: support-center}\n  default: true\n";
 
