@@ -3,7 +3,8 @@
 -- scripts: the object in `obj`, only Lua's base, table and package libraries.
 --   Suspended    annotation connectgr.io/paused: "true"; a condition with reason Paused (also
 --                what a pause until an RFC 3339 time shows while it lasts); a rollout in
---                phase Paused
+--                phase Paused; Ready=False with reason DriftDetected (a change made by hand is
+--                left alone on purpose) or ObserveOnly (observe mode writes nothing)
 --   Degraded     Stalled=True (the spec or the account must change), a rollout Aborted
 --   Progressing  no status yet, status older than the spec, Reconciling=True, a rollout under way
 --   Healthy      Ready=True
@@ -66,6 +67,12 @@ end
 if paused ~= nil and paused ~= "" and paused ~= "false" and reconciling ~= nil and reconciling.reason == "Paused" then
   hs.status = "Suspended"
   hs.message = explain(reconciling, "Paused until " .. paused)
+  return hs
+end
+
+if ready ~= nil and ready.status == "False" and (ready.reason == "DriftDetected" or ready.reason == "ObserveOnly") then
+  hs.status = "Suspended"
+  hs.message = explain(ready, "Left alone")
   return hs
 end
 

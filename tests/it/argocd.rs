@@ -196,6 +196,19 @@ fn health_checks_follow_kstatus_on_hand_made_edge_cases() {
     assert_eq!(status(&aborted), "Suspended");
     aborted["status"]["rollout"]["phase"] = "Progressing".into();
     assert_eq!(status(&aborted), "Progressing");
+    // a hand change left alone (drift policy) and observe mode: nothing is in progress on purpose
+    for reason in ["DriftDetected", "ObserveOnly"] {
+        let held = obj(
+            1,
+            Some(1),
+            vec![
+                cond("Ready", "False", reason),
+                cond("Reconciling", "False", reason),
+                cond("Stalled", "False", reason),
+            ],
+        );
+        assert_eq!(status(&held), "Suspended", "{reason}");
+    }
 }
 
 /// A status object as the testdata keeps it: what Argo CD reads, without server bookkeeping.
