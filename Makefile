@@ -26,7 +26,7 @@ image:
 	bash scripts/image.sh
 
 test: tools lint image
-	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	CONNECT_GR_IMAGE_PREBUILT=1 $(CARGO) test --lib --bins --tests -- --test-threads=2
 	$(MAKE) bench-quick
 
 bench-quick:

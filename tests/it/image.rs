@@ -4,8 +4,9 @@
 //! no capabilities and no new privileges (what Pod Security `restricted` asks of the pod), in the
 //! host's network namespace (the test bed and the emulator listen on 127.0.0.1).
 //!
-//! The image is built once per test process by `scripts/image.sh` (a no-op when `make image` has
-//! just run: cargo finds the release binary fresh and the packaging is skipped by input hash).
+//! The image is built once per test process by `scripts/image.sh` (cargo finds the release binary
+//! fresh and the packaging is skipped by input hash when nothing changed). `make test` runs
+//! `make image` first and sets `CONNECT_GR_IMAGE_PREBUILT=1`, so no cargo runs inside the tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,16 +40,24 @@ pub(crate) fn image() -> &'static Image {
     IMAGE.get_or_init(|| {
         let target = target_dir();
         let started = Instant::now();
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/image.sh"))
-            .env("CARGO_TARGET_DIR", &target)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/image.sh");
+        // `make test` has just run `make image` and says so; otherwise build (or find up to date).
+        if std::env::var("CONNECT_GR_IMAGE_PREBUILT").as_deref() != Ok("1") {
+            let out = Command::new("bash")
+                .arg(repo_root().join("scripts/image.sh"))
+                .env("CARGO_TARGET_DIR", &target)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run scripts/image.sh");
+            assert!(
+                out.status.success(),
+                "scripts/image.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         assert!(
-            out.status.success(),
-            "scripts/image.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            target.join("image/image.json").is_file(),
+            "no image in {}: run `make image`",
+            target.display()
         );
         let info: serde_json::Value =
             serde_json::from_slice(&std::fs::read(target.join("image/image.json")).unwrap())
