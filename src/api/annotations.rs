@@ -10,7 +10,8 @@ pub const MANAGEMENT_POLICY: &str = "connectgr.io/management-policy";
 pub const PAUSED: &str = "connectgr.io/paused";
 /// Any new value: a pass at once, with every read fresh (no cached members or users).
 pub const RECONCILE_NOW: &str = "connectgr.io/reconcile-now";
-/// Any new value: resume a paused correction or an aborted/paused rollout.
+/// Any new value: resume a paused correction (corrects a drift at once) or an aborted/paused
+/// rollout. The last value acted on is kept in `status.lastHandledResume`: one value acts once.
 pub const RESUME: &str = "connectgr.io/resume";
 /// `"<step>"` or `"all"`: approve rollout steps.
 pub const APPROVE: &str = "connectgr.io/approve";

@@ -6,10 +6,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Annotation: any new value corrects a paused drift at once (and resumes an aborted or paused
-/// rollout). The last value acted on is kept in `status.lastHandledResume`: one value acts once.
-pub const RESUME_ANNOTATION: &str = "connectgr.io/resume";
-
 /// `spec.driftPauseSeconds` when it is not set: an hour.
 pub const DEFAULT_DRIFT_PAUSE_SECONDS: i64 = 3600;
 

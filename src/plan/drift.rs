@@ -15,8 +15,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::membership::MembershipDiff;
+use crate::api::annotations::RESUME as RESUME_ANNOTATION;
 use crate::api::common::STATUS_LIST_CAP;
-use crate::api::drift::{DriftChange, DriftPolicy, DriftStatus, RESUME_ANNOTATION};
+use crate::api::drift::{DriftChange, DriftPolicy, DriftStatus};
 use crate::api::traffic_distribution::LastAppliedSplit;
 use crate::connect::Distribution;
 

@@ -184,7 +184,7 @@ async fn steps(
         drift::Why::PauseOver => {
             format!("after driftPauseSeconds {}", obj.spec.drift_pause_seconds)
         }
-        drift::Why::Resumed => format!("on {}", crate::api::drift::RESUME_ANNOTATION),
+        drift::Why::Resumed => format!("on {}", crate::api::annotations::RESUME),
     };
     match decision {
         Decision::InSync => {

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::*;
 use crate::api::agent_membership::KeptMembers;
-use crate::api::drift::RESUME_ANNOTATION;
+use crate::api::annotations::RESUME as RESUME_ANNOTATION;
 use crate::api::{
     AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode,
     common::STATUS_LIST_CAP, reasons,

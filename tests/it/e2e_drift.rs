@@ -399,7 +399,7 @@ async fn a_hand_added_agent_in_an_exact_membership_stays_for_the_pause_then_is_r
         "removed after {:?}, before the 12 s pause was over",
         added.elapsed()
     );
-    wait_ready(bed, &ns, "agm/members", "20s");
+    wait_ready(bed, &ns, "agm/members", "60s");
 }
 
 /// Exact membership, Report: a hand-added agent and a hand-removed declared agent are reported
@@ -418,7 +418,7 @@ async fn with_report_hand_changes_to_a_membership_stay_until_resume() {
 
     associate_by_hand(&west, &arn, &intruder).await;
     disassociate_by_hand(&west, &arn, &victim).await;
-    eventually(Duration::from_secs(30), "both changes reported", || async {
+    eventually(Duration::from_secs(60), "both changes reported", || async {
         jsonpath(bed, &ns, "agm/members", "{.status.drift.total}") == "2"
     })
     .await;
@@ -441,7 +441,7 @@ async fn with_report_hand_changes_to_a_membership_stay_until_resume() {
         || async { members(&west, &arn).await == declared },
     )
     .await;
-    wait_ready(bed, &ns, "agm/members", "20s");
+    wait_ready(bed, &ns, "agm/members", "60s");
     assert_eq!(
         jsonpath(bed, &ns, "agm/members", "{.status.lastHandledResume}"),
         "incident-42-over"
