@@ -103,6 +103,15 @@ pub struct InstanceSpec {
     /// Lambda function ARNs associated per region.
     #[serde(default)]
     pub lambda_functions: BTreeMap<String, Vec<String>>,
+    /// Enabled for global routing (cross-region routing): on by default, as for instances
+    /// created since September 2026. Decides whether real-time metrics are one combined view
+    /// of both regions and whether the cross-region-routing operations are available.
+    #[serde(default = "yes")]
+    pub global_routing: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn saml() -> String {
@@ -197,6 +206,7 @@ pub fn default_state_file(agents: Option<usize>) -> StateFile {
                 .map(|i| PhoneSpec::Number(format!("+14255550{i}")))
                 .collect(),
             lambda_functions: BTreeMap::new(),
+            global_routing: true,
         }],
         region_pairs: vec![],
     }
@@ -268,6 +278,8 @@ pub struct Instance {
     pub created: f64,
     pub replica: Option<Replica>,
     pub replication_fails: bool,
+    /// Enabled for global routing (see [`InstanceSpec::global_routing`]).
+    pub global_routing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -559,6 +571,7 @@ impl State {
                     created: past,
                     replica,
                     replication_fails: spec.replication_fails,
+                    global_routing: spec.global_routing,
                 },
             );
             for name in &spec.routing_profiles {
@@ -794,7 +807,7 @@ impl State {
                 json!({
                     "id": i.id, "account": i.account, "alias": i.alias, "region": i.region,
                     "identityManagementType": i.identity_management_type, "status": i.status,
-                    "arn": i.arn(&i.region),
+                    "arn": i.arn(&i.region), "globalRouting": i.global_routing,
                     "replica": i.replica.as_ref().map(|r| json!({
                         "region": r.region, "alias": r.alias, "arn": i.arn(&r.region),
                         "status": replication_status(rep),
