@@ -128,12 +128,13 @@ impl Objects for World {
 
 fn prepare<K: Resource<DynamicType = ()> + DeserializeOwned>(
     doc: serde_json::Value,
+    namespace: &str,
 ) -> anyhow::Result<K> {
     let mut obj: K = serde_json::from_value(doc)?;
     let meta = obj.meta_mut();
     let ns = meta
         .namespace
-        .get_or_insert_with(|| "default".into())
+        .get_or_insert_with(|| namespace.into())
         .clone();
     let name = meta.name.clone().unwrap_or_default();
     meta.uid = Some(
@@ -168,6 +169,16 @@ where
 impl World {
     /// Adds manifests (multi-document YAML), validated as the API server would.
     pub fn apply_yaml(&self, text: &str, origin: &str) -> anyhow::Result<usize> {
+        self.apply_yaml_in(text, origin, "default")
+    }
+
+    /// As [`World::apply_yaml`], objects without a namespace going into `namespace`.
+    pub fn apply_yaml_in(
+        &self,
+        text: &str,
+        origin: &str,
+        namespace: &str,
+    ) -> anyhow::Result<usize> {
         let pairs = api::RegionPairs::default();
         let mut n = 0;
         for doc in serde_yaml::Deserializer::from_str(text) {
@@ -181,11 +192,17 @@ impl World {
                 anyhow::bail!("{origin}: invalid manifest: {}", msgs.join("; "));
             }
             match value.get("kind").and_then(|k| k.as_str()).unwrap_or("") {
-                "InstanceReplica" => upsert(&mut self.replicas.lock(), prepare(value)?),
-                "TrafficDistributionGroup" => upsert(&mut self.groups.lock(), prepare(value)?),
-                "AgentMembership" => upsert(&mut self.memberships.lock(), prepare(value)?),
-                "TrafficDistribution" => upsert(&mut self.distributions.lock(), prepare(value)?),
-                "CallerDenylist" => upsert(&mut self.denylists.lock(), prepare(value)?),
+                "InstanceReplica" => upsert(&mut self.replicas.lock(), prepare(value, namespace)?),
+                "TrafficDistributionGroup" => {
+                    upsert(&mut self.groups.lock(), prepare(value, namespace)?)
+                }
+                "AgentMembership" => {
+                    upsert(&mut self.memberships.lock(), prepare(value, namespace)?)
+                }
+                "TrafficDistribution" => {
+                    upsert(&mut self.distributions.lock(), prepare(value, namespace)?)
+                }
+                "CallerDenylist" => upsert(&mut self.denylists.lock(), prepare(value, namespace)?),
                 other => anyhow::bail!("{origin}: unknown kind {other:?}"),
             }
             n += 1;
@@ -194,6 +211,11 @@ impl World {
     }
 
     pub fn apply_path(&self, path: &Path) -> anyhow::Result<usize> {
+        self.apply_path_in(path, "default")
+    }
+
+    /// As [`World::apply_path`], objects without a namespace going into `namespace`.
+    pub fn apply_path_in(&self, path: &Path, namespace: &str) -> anyhow::Result<usize> {
         let mut files: Vec<PathBuf> = if path.is_dir() {
             std::fs::read_dir(path)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -205,9 +227,10 @@ impl World {
         files.sort();
         let mut n = 0;
         for f in files {
-            n += self.apply_yaml(
+            n += self.apply_yaml_in(
                 &std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
                 &f.display().to_string(),
+                namespace,
             )?;
         }
         Ok(n)
@@ -321,6 +344,23 @@ pub async fn converge(
     world: &World,
     include_denylists: bool,
     timeout: Duration,
+    log: impl FnMut(String),
+) -> Vec<Progress> {
+    let settled = |progress: &[Progress]| {
+        progress
+            .iter()
+            .all(|p| !matches!(p.verdict, Verdict::Progressing { .. }))
+    };
+    converge_until(engine, world, include_denylists, timeout, settled, log).await
+}
+
+/// Reconciles until `done` holds for a pass's progress (or the timeout), printing changes.
+pub async fn converge_until(
+    engine: &Engine,
+    world: &World,
+    include_denylists: bool,
+    timeout: Duration,
+    done: impl Fn(&[Progress]) -> bool,
     mut log: impl FnMut(String),
 ) -> Vec<Progress> {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -334,10 +374,7 @@ pub async fn converge(
                 last.insert(k, p.verdict.clone());
             }
         }
-        let done = progress
-            .iter()
-            .all(|p| !matches!(p.verdict, Verdict::Progressing { .. }));
-        if done || tokio::time::Instant::now() >= deadline {
+        if done(&progress) || tokio::time::Instant::now() >= deadline {
             return progress;
         }
         let wait = progress
@@ -422,7 +459,7 @@ pub async fn summary(engine: &Engine, world: &World) -> String {
     out
 }
 
-fn set_default_credentials() {
+pub(crate) fn set_default_credentials() {
     // The emulator accepts any key; a real account uses the standard credential chain.
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "demo"),

@@ -6,6 +6,7 @@
 //! the caller denylist (DynamoDB table and the two Lambda handlers' logic).
 
 pub mod api;
+pub mod apply;
 pub mod connect;
 pub mod controller;
 pub mod demo;

@@ -14,6 +14,9 @@ pub const WAITING_FOR_DEFAULT_GROUP: &str = "WaitingForDefaultGroup";
 pub const GROUP_NOT_ACTIVE: &str = "GroupNotActive";
 pub const WAITING_FOR_REPLICATION: &str = "WaitingForReplication";
 pub const WAITING: &str = "Waiting";
+/// The source region does not answer: what could be read was read through the replica region;
+/// what only the source region can do (create a group, move numbers) waits for it.
+pub const SOURCE_REGION_UNAVAILABLE: &str = "SourceRegionUnavailable";
 
 // Reconciling: work in progress
 pub const REPLICATING: &str = "Replicating";

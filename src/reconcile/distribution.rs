@@ -39,7 +39,10 @@ fn desired(obj: &TrafficDistribution) -> DesiredDistribution {
 
 /// Calls `f` in the preferred region, then in the other one if the first fails with anything
 /// but a rejection of the request itself. Returns the region that answered.
-async fn in_either<T, F, Fut>(regions: &[String; 2], mut f: F) -> ConnectResult<(T, String)>
+pub(crate) async fn in_either<T, F, Fut>(
+    regions: &[String; 2],
+    mut f: F,
+) -> ConnectResult<(T, String)>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = ConnectResult<T>>,

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::distribution::in_either;
 use super::*;
 use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus, reasons};
 use crate::connect::{CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of};
@@ -132,16 +133,28 @@ async fn steps(
         Err(wait) => return Ok(wait),
     };
     let d = desired(obj);
-    let groups = engine
-        .connect
-        .list_traffic_distribution_groups(&p.source_region, &p.instance_id, Priority::Normal)
-        .await?;
+    // Groups are listed and described from either region (G3); only the source region creates
+    // them and moves numbers, so with the source down this pass observes and records.
+    let regions = [p.source_region.clone(), p.replica_region.clone()];
+    let (groups, served) = in_either(&regions, |r| {
+        let id = p.instance_id.clone();
+        async move {
+            engine
+                .connect
+                .list_traffic_distribution_groups(&r, &id, Priority::Normal)
+                .await
+        }
+    })
+    .await?;
     let found = find(&d, status.id.as_deref(), &groups).cloned();
     if let Some(g) = &found {
-        if let Some(stall) = claim(engine, obj, &p, g, status, notes).await? {
+        if let Some(stall) = claim(engine, obj, &served, g, status, notes).await? {
             return Ok(stall);
         }
         record(status, g, &p);
+    }
+    if served != p.source_region {
+        return Ok(source_down(&d, found.as_ref(), &p));
     }
     let g = match lifecycle(&d, found.as_ref()) {
         Lifecycle::Create => return create(engine, obj, &d, &p, status, notes).await,
@@ -179,6 +192,25 @@ async fn steps(
     Ok(Ending::new(verdict, requeue))
 }
 
+/// The source region does not answer: the group's identity is recorded (a failover through the
+/// replica needs nothing more), creating it and moving numbers wait for the source region.
+fn source_down(d: &DesiredGroup, found: Option<&GroupInfo>, p: &Placement) -> Ending {
+    let message = match found {
+        Some(g) => format!(
+            "group {} is {} (read through {}); phone numbers are checked once {} answers",
+            d.name, g.status, p.replica_region, p.source_region
+        ),
+        None => format!(
+            "group {} does not exist and can be created only in {}, which does not answer",
+            d.name, p.source_region
+        ),
+    };
+    Ending::new(
+        Verdict::progressing(reasons::SOURCE_REGION_UNAVAILABLE, message),
+        std::time::Duration::from_secs(30),
+    )
+}
+
 fn owner_of(obj: &TrafficDistributionGroup) -> String {
     owner_value(
         &obj.namespace().unwrap_or_default(),
@@ -195,7 +227,7 @@ fn owner_of(obj: &TrafficDistributionGroup) -> String {
 async fn claim(
     engine: &Engine,
     obj: &TrafficDistributionGroup,
-    p: &Placement,
+    region: &str,
     g: &GroupInfo,
     status: &mut TrafficDistributionGroupStatus,
     notes: &mut Vec<Note>,
@@ -207,17 +239,14 @@ async fn claim(
     }
     let described = engine
         .connect
-        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
+        .describe_traffic_distribution_group(region, &g.arn, Priority::Normal)
         .await?;
     let may_adopt = recorded || obj.spec.adopt || (obj.spec.default && g.is_default);
     match ownership(&described.tags, &me, may_adopt) {
         Ownership::Ours => {}
         Ownership::Claim => {
             let tag = [(OWNER_TAG.to_string(), me.clone())].into();
-            engine
-                .connect
-                .tag_resource(&p.source_region, &g.arn, &tag)
-                .await?;
+            engine.connect.tag_resource(region, &g.arn, &tag).await?;
             if !recorded {
                 notes.push(Note::normal(
                     reasons::ADOPTED,

@@ -3,6 +3,7 @@
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::distribution::in_either;
 use super::*;
 use crate::api::{InstanceReplicaStatus, ReplicationRegionStatus, reasons};
 use crate::connect::{arn_in_region, instance_id_of};
@@ -38,10 +39,14 @@ async fn steps(
         replica_region: spec.replica_region.clone(),
         replica_alias: spec.replica_alias.clone(),
     };
-    let observed = engine
-        .connect
-        .describe_instance(&spec.source_region, &instance_id)
-        .await?;
+    // The replica answers DescribeInstance with the same replication summary (R3), so a source
+    // region that is down does not hide an instance that is already replicated.
+    let regions = [spec.source_region.clone(), spec.replica_region.clone()];
+    let (observed, answered) = in_either(&regions, |r| {
+        let id = instance_id.clone();
+        async move { engine.connect.describe_instance(&r, &id).await }
+    })
+    .await?;
     status.id = Some(observed.id.clone());
     status.arn = Some(observed.arn.clone());
     status.region = Some(spec.source_region.clone());
@@ -57,9 +62,11 @@ async fn steps(
             reason: r.reason.clone(),
         })
         .collect();
-    let (verdict, requeue) = match plan(&desired, &observed, |a, b| {
-        engine.pairs.can_replicate(a, b)
-    }) {
+    let decision = plan(&desired, &observed, |a, b| engine.pairs.can_replicate(a, b));
+    if answered != spec.source_region {
+        return Ok(through_replica(&decision, spec, engine));
+    }
+    let (verdict, requeue) = match decision {
         Decision::Replicate => {
             let token = client_token(&obj.uid().unwrap_or_default(), "replicate");
             match engine
@@ -127,4 +134,32 @@ async fn steps(
         ),
     };
     Ok(Ending::new(verdict, requeue))
+}
+
+/// The source region did not answer and the replica did: a completed replication is Ready (it is
+/// what a failover needs); anything else waits for the source region, the only one that can act.
+fn through_replica(
+    decision: &Decision,
+    spec: &crate::api::InstanceReplicaSpec,
+    engine: &Engine,
+) -> Ending {
+    match decision {
+        Decision::Ready => Ending::new(
+            Verdict::Ready(format!(
+                "replicated {} -> {} (read through {}: {} does not answer)",
+                spec.source_region, spec.replica_region, spec.replica_region, spec.source_region
+            )),
+            engine.resync.min(std::time::Duration::from_secs(60)),
+        ),
+        _ => Ending::new(
+            Verdict::progressing(
+                reasons::SOURCE_REGION_UNAVAILABLE,
+                format!(
+                    "{} does not answer and replication is not complete in {}",
+                    spec.source_region, spec.replica_region
+                ),
+            ),
+            std::time::Duration::from_secs(30),
+        ),
+    }
 }

@@ -11,6 +11,7 @@ mod deploy;
 mod driver;
 mod e2e;
 mod e2e_admission;
+mod e2e_apply;
 mod e2e_drift;
 mod e2e_lifecycle;
 mod e2e_rbac;
