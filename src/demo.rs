@@ -1,10 +1,9 @@
 //! `connect-gr demo` (the main job on its embedded default: the emulator in-process and the
-//! examples reconciled by the same engine, no cluster) and `connect-gr plan -f DIR` (the calls
-//! the engine would make for some manifests against live Connect, without making any write).
+//! examples reconciled by the same engine, no cluster), and the in-memory world of manifests that
+//! `demo`, `plan` and `apply` reconcile through the driver.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,7 +18,6 @@ use crate::api::{
     TrafficDistributionGroup,
 };
 use crate::connect::*;
-use crate::plan::report::{ObjectLine, Report};
 use crate::reconcile::driver::{self, Managed};
 use crate::reconcile::{Engine, Note, Objects, ReadError, Verdict};
 
@@ -50,19 +48,6 @@ const EMBEDDED_EXAMPLES: &[(&str, &str)] = &[
         include_str!("../deploy/examples/caller-denylist.yaml"),
     ),
 ];
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct PlanArgs {
-    /// Directory (or file) of manifests.
-    #[arg(short = 'f', long = "filename")]
-    pub path: PathBuf,
-    /// Connect endpoint (default: the standard AWS configuration, e.g. AWS_ENDPOINT_URL_CONNECT).
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// text, json or markdown (for a pull-request comment).
-    #[arg(long, short = 'o', default_value = "text", value_parser = ["text", "json", "markdown"])]
-    pub output: String,
-}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -533,55 +518,6 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     emulator.shutdown().await;
     if pending + stalled > 0 {
         anyhow::bail!("demo did not converge");
-    }
-    Ok(())
-}
-
-/// `connect-gr plan`: the writes the controller's next pass would make against live Connect
-/// (reads are real, writes are recorded, not sent). Exit code 0: no change; 2: changes; 1: error
-/// (as `terraform plan -detailed-exitcode`).
-pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
-    crate::controller::install_crypto();
-    let world = World::default();
-    let n = world.apply_path(&args.path)?;
-    let inner = new_connect(
-        SdkConnectConfig {
-            endpoint_url: args.endpoint_url.clone(),
-            max_attempts: Some(2),
-        },
-        Scheduler::new(SchedulerConfig::from_env()),
-    );
-    let dry = Arc::new(DryRun::new(inner));
-    let engine = Engine::new(dry.clone(), Duration::from_secs(300));
-    let objects = pass(&engine, &world, false)
-        .await
-        .into_iter()
-        .map(|p| {
-            let (state, reason, message) = match p.verdict {
-                Verdict::Ready(m) => ("Ready", String::new(), m),
-                Verdict::Progressing { reason, message } => ("Progressing", reason, message),
-                Verdict::Stalled { reason, message } => ("Stalled", reason, message),
-            };
-            ObjectLine {
-                kind: p.kind.to_string(),
-                name: p.name,
-                state: state.to_string(),
-                reason,
-                message,
-            }
-        })
-        .collect();
-    let report = Report::new(&dry.writes(), objects);
-    match args.output.as_str() {
-        "json" => println!("{}", report.json()),
-        "markdown" => print!("{}", report.markdown()),
-        _ => {
-            println!("{n} manifests valid. Planning against live Connect (no changes are made):");
-            print!("{}", report.text());
-        }
-    }
-    if report.has_changes() {
-        std::process::exit(2);
     }
     Ok(())
 }

@@ -15,4 +15,6 @@ pub mod emulator;
 pub mod leader;
 pub mod metrics;
 pub mod plan;
+pub mod plan_command;
 pub mod reconcile;
+pub mod snapshot;

@@ -16,8 +16,8 @@ enum Command {
     Crds(connect_gr::api::CrdsArgs),
     /// Run the local Connect Global Resiliency emulator.
     Emulator(connect_gr::emulator::EmulatorArgs),
-    /// Show what the controller would do for these manifests, without a cluster.
-    Plan(connect_gr::demo::PlanArgs),
+    /// The whole change the manifests would make to live Connect, simulated (reads only).
+    Plan(connect_gr::plan_command::PlanArgs),
     /// Break-glass: apply manifests to live Connect through the same driver, without a cluster.
     Apply(connect_gr::apply::ApplyArgs),
     /// The main job on the embedded default: emulator + reconcile of the examples.
@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Controller(args) => connect_gr::controller::run(args).await,
         Command::Crds(args) => connect_gr::api::run_crds(args),
         Command::Emulator(args) => connect_gr::emulator::run(args).await,
-        Command::Plan(args) => connect_gr::demo::run_plan(args).await,
+        Command::Plan(args) => connect_gr::plan_command::run_plan(args).await,
         Command::Apply(args) => connect_gr::apply::run_apply(args).await,
         Command::Demo(args) => connect_gr::demo::run_demo(args).await,
         Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,

@@ -12,6 +12,9 @@ use super::*;
 pub struct DryRun {
     pub inner: Arc<dyn ConnectApi>,
     pub writes: Mutex<Vec<String>>,
+    /// Send the writes too and record only those that succeed (`connect-gr plan` runs the
+    /// driver this way against the embedded emulator loaded with a snapshot of live Connect).
+    pub forward: bool,
 }
 
 impl DryRun {
@@ -19,7 +22,36 @@ impl DryRun {
         Self {
             inner,
             writes: Mutex::new(Vec::new()),
+            forward: false,
         }
+    }
+
+    /// Records the writes that `inner` accepted.
+    pub fn forwarding(inner: Arc<dyn ConnectApi>) -> Self {
+        Self {
+            forward: true,
+            ..Self::new(inner)
+        }
+    }
+
+    /// A write: recorded and answered with `answer`, or, when forwarding, sent and recorded once
+    /// accepted.
+    async fn write<T>(
+        &self,
+        region: &str,
+        call: String,
+        answer: T,
+        send: impl std::future::Future<Output = ConnectResult<T>>,
+    ) -> ConnectResult<T> {
+        if !self.forward {
+            self.record(region, call);
+            return Ok(answer);
+        }
+        let sent = send.await;
+        if sent.is_ok() {
+            self.record(region, call);
+        }
+        sent
     }
 
     /// The writes recorded so far, `[region] Operation detail`.
@@ -43,16 +75,19 @@ impl ConnectApi for DryRun {
         i: &str,
         rr: &str,
         alias: &str,
-        _t: &str,
+        t: &str,
     ) -> ConnectResult<Identity> {
-        self.record(
-            r,
-            format!("ReplicateInstance instance={i} replicaRegion={rr} replicaAlias={alias}"),
-        );
-        Ok(Identity {
+        let answer = Identity {
             id: i.into(),
             arn: String::new(),
-        })
+        };
+        self.write(
+            r,
+            format!("ReplicateInstance instance={i} replicaRegion={rr} replicaAlias={alias}"),
+            answer,
+            self.inner.replicate_instance(r, i, rr, alias, t),
+        )
+        .await
     }
     async fn list_traffic_distribution_groups(
         &self,
@@ -77,18 +112,25 @@ impl ConnectApi for DryRun {
         r: &str,
         req: &CreateGroup,
     ) -> ConnectResult<Identity> {
-        self.record(
+        self.write(
             r,
             format!(
                 "CreateTrafficDistributionGroup name={} instance={}",
                 req.name, req.instance_id
             ),
-        );
-        Ok(Identity::default())
+            Identity::default(),
+            self.inner.create_traffic_distribution_group(r, req),
+        )
+        .await
     }
     async fn delete_traffic_distribution_group(&self, r: &str, g: &str) -> ConnectResult<()> {
-        self.record(r, format!("DeleteTrafficDistributionGroup {g}"));
-        Ok(())
+        self.write(
+            r,
+            format!("DeleteTrafficDistributionGroup {g}"),
+            (),
+            self.inner.delete_traffic_distribution_group(r, g),
+        )
+        .await
     }
     async fn get_traffic_distribution(
         &self,
@@ -104,14 +146,16 @@ impl ConnectApi for DryRun {
         g: &str,
         u: &DistributionUpdate,
     ) -> ConnectResult<()> {
-        self.record(
+        self.write(
             r,
             format!(
                 "UpdateTrafficDistribution {g} telephony={:?} agents={:?} signIn={:?}",
                 u.telephony, u.agents, u.sign_in
             ),
-        );
-        Ok(())
+            (),
+            self.inner.update_traffic_distribution(r, g, u),
+        )
+        .await
     }
     async fn list_group_users(&self, r: &str, g: &str, p: Priority) -> ConnectResult<Vec<String>> {
         self.inner.list_group_users(r, g, p).await
@@ -125,25 +169,29 @@ impl ConnectApi for DryRun {
     ) -> ConnectResult<(Vec<String>, Option<String>)> {
         self.inner.list_group_users_page(r, g, t, p).await
     }
-    async fn associate_group_user(&self, r: &str, g: &str, _i: &str, u: &str) -> ConnectResult<()> {
-        self.record(
+    async fn associate_group_user(&self, r: &str, g: &str, i: &str, u: &str) -> ConnectResult<()> {
+        self.write(
             r,
             format!("AssociateTrafficDistributionGroupUser {g} user={u}"),
-        );
-        Ok(())
+            (),
+            self.inner.associate_group_user(r, g, i, u),
+        )
+        .await
     }
     async fn disassociate_group_user(
         &self,
         r: &str,
         g: &str,
-        _i: &str,
+        i: &str,
         u: &str,
     ) -> ConnectResult<()> {
-        self.record(
+        self.write(
             r,
             format!("DisassociateTrafficDistributionGroupUser {g} user={u}"),
-        );
-        Ok(())
+            (),
+            self.inner.disassociate_group_user(r, g, i, u),
+        )
+        .await
     }
     async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
         self.inner.list_users(r, i, p).await
@@ -170,31 +218,48 @@ impl ConnectApi for DryRun {
         arn: &str,
         tags: &std::collections::BTreeMap<String, String>,
     ) -> ConnectResult<()> {
-        self.record(r, format!("TagResource {arn} {tags:?}"));
-        Ok(())
+        self.write(
+            r,
+            format!("TagResource {arn} {tags:?}"),
+            (),
+            self.inner.tag_resource(r, arn, tags),
+        )
+        .await
     }
     async fn untag_resource(&self, r: &str, arn: &str, keys: &[String]) -> ConnectResult<()> {
-        self.record(r, format!("UntagResource {arn} {keys:?}"));
-        Ok(())
+        self.write(
+            r,
+            format!("UntagResource {arn} {keys:?}"),
+            (),
+            self.inner.untag_resource(r, arn, keys),
+        )
+        .await
     }
     async fn update_phone_number(
         &self,
         r: &str,
         id: &str,
         target: &str,
-        _t: &str,
+        t: &str,
     ) -> ConnectResult<()> {
-        self.record(r, format!("UpdatePhoneNumber {id} target={target}"));
-        Ok(())
+        self.write(
+            r,
+            format!("UpdatePhoneNumber {id} target={target}"),
+            (),
+            self.inner.update_phone_number(r, id, target, t),
+        )
+        .await
     }
     async fn list_lambda_functions(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
         self.inner.list_lambda_functions(r, i).await
     }
     async fn associate_lambda_function(&self, r: &str, i: &str, f: &str) -> ConnectResult<()> {
-        self.record(
+        self.write(
             r,
             format!("AssociateLambdaFunction instance={i} function={f}"),
-        );
-        Ok(())
+            (),
+            self.inner.associate_lambda_function(r, i, f),
+        )
+        .await
     }
 }

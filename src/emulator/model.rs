@@ -61,6 +61,39 @@ pub struct StateFile {
     /// Extra replication pairs `[source, replica]` (added to the R1 table).
     #[serde(default)]
     pub region_pairs: Vec<(String, String)>,
+    /// Traffic distribution groups that exist at start (ACTIVE), e.g. a snapshot of live Connect
+    /// taken by `connect-gr plan`. `default: true` describes the default group of a replicated
+    /// instance (created by the replication) instead of adding one.
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Instance id (must be replicated).
+    pub instance: String,
+    pub name: String,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Percent per region (default: all in the source region).
+    #[serde(default)]
+    pub telephony: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub agents: BTreeMap<String, i64>,
+    /// Default group only.
+    #[serde(default)]
+    pub sign_in: BTreeMap<String, bool>,
+    /// Usernames of the members.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// E.164 numbers whose target is this group.
+    #[serde(default)]
+    pub phone_numbers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +242,7 @@ pub fn default_state_file(agents: Option<usize>) -> StateFile {
             global_routing: true,
         }],
         region_pairs: vec![],
+        groups: vec![],
     }
 }
 
@@ -662,7 +696,85 @@ impl State {
                 s.create_default_tdg(&id, past, t);
             }
         }
+        for g in &file.groups {
+            s.add_group(g, past)?;
+        }
         Ok(s)
+    }
+
+    /// A group of the state file, ACTIVE since `past`.
+    fn add_group(&mut self, g: &GroupSpec, past: f64) -> anyhow::Result<()> {
+        let inst =
+            self.instances.get(&g.instance).cloned().ok_or_else(|| {
+                anyhow::anyhow!("group {}: unknown instance {}", g.name, g.instance)
+            })?;
+        let replica = inst.replica.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "group {}: instance {} is not replicated",
+                g.name,
+                g.instance
+            )
+        })?;
+        let split = |m: &BTreeMap<String, i64>| -> Vec<(String, i64)> {
+            if m.is_empty() {
+                vec![(inst.region.clone(), 100), (replica.region.clone(), 0)]
+            } else {
+                m.iter().map(|(r, v)| (r.clone(), *v)).collect()
+            }
+        };
+        let mut users = BTreeSet::new();
+        for name in &g.members {
+            let id = self
+                .usernames
+                .get(&(g.instance.clone(), name.to_lowercase()))
+                .ok_or_else(|| anyhow::anyhow!("group {}: unknown member {name}", g.name))?;
+            users.insert(id.clone());
+        }
+        let existing = self
+            .tdgs
+            .values()
+            .find(|t| g.default && t.instance_id == g.instance && t.is_default)
+            .map(|t| t.id.clone());
+        let id = existing.unwrap_or_else(|| {
+            Uuid::new_v5(&ns(&g.instance), format!("tdg:{}", g.name).as_bytes()).to_string()
+        });
+        let tdg = Tdg {
+            id: id.clone(),
+            account: inst.account.clone(),
+            instance_id: g.instance.clone(),
+            region: inst.region.clone(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            tags: g.tags.clone(),
+            is_default: g.default,
+            created: past,
+            active_at: past,
+            update_until: 0.0,
+            delete_at: None,
+            creation_fails: false,
+            telephony: split(&g.telephony),
+            agents: split(&g.agents),
+            sign_in: g.default.then(|| {
+                if g.sign_in.is_empty() {
+                    vec![(inst.region.clone(), true), (replica.region.clone(), false)]
+                } else {
+                    g.sign_in.iter().map(|(r, v)| (r.clone(), *v)).collect()
+                }
+            }),
+            users,
+            client_token: None,
+        };
+        let arn = tdg.arn();
+        self.tdgs.insert(id, tdg);
+        for n in &g.phone_numbers {
+            let p = self
+                .phones
+                .values_mut()
+                .find(|p| p.instance_id == g.instance && &p.number == n)
+                .ok_or_else(|| anyhow::anyhow!("group {}: unknown phone number {n}", g.name))?;
+            p.target_arn = arn.clone();
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -37,6 +37,8 @@ pub struct Report {
     pub changes: Vec<Change>,
     pub calls: usize,
     pub objects: Vec<ObjectLine>,
+    /// What the change waits for in Connect: replication, group creation, quota time.
+    pub waits: Vec<String>,
 }
 
 impl Report {
@@ -61,6 +63,10 @@ impl Report {
         }
         let changes = groups
             .into_iter()
+            .map(|((region, operation, target), mut items)| {
+                items.sort();
+                ((region, operation, target), items)
+            })
             .map(|((region, operation, target), items)| Change {
                 region,
                 operation,
@@ -73,7 +79,13 @@ impl Report {
             changes,
             calls: writes.len(),
             objects,
+            waits: Vec::new(),
         }
+    }
+
+    pub fn with_waits(mut self, waits: Vec<String>) -> Self {
+        self.waits = waits;
+        self
     }
 
     pub fn has_changes(&self) -> bool {
@@ -134,6 +146,12 @@ impl Report {
                 ));
             }
         }
+        if !self.waits.is_empty() {
+            out.push_str("\nWaits:\n");
+            for w in &self.waits {
+                out.push_str(&format!("  {w}\n"));
+            }
+        }
         out
     }
 
@@ -170,6 +188,12 @@ impl Report {
         } else {
             out.push_str("**No change**: Connect already matches the manifests.\n");
         }
+        if !self.waits.is_empty() {
+            out.push_str("\n**Waits**\n\n");
+            for w in &self.waits {
+                out.push_str(&format!("- {w}\n"));
+            }
+        }
         out.push_str("\n| Kind | Name | State | Reason | Message |\n|---|---|---|---|---|\n");
         for o in &self.objects {
             out.push_str(&format!(
@@ -183,6 +207,63 @@ impl Report {
         }
         out
     }
+}
+
+/// What a list of writes (as [`Report::new`] takes them) waits for in Connect: replication before
+/// groups (G1), group creation (G2), and the quota time of bulk calls beyond their burst (Q1), from
+/// `quota(operation) = (rate per second, burst)`.
+pub fn waits(writes: &[String], quota: impl Fn(&str) -> (f64, f64)) -> Vec<String> {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for w in writes {
+        let (region, rest) = match w.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((region, rest)) => (region.to_string(), rest),
+            None => (String::new(), w.as_str()),
+        };
+        let op = rest.split(' ').next().unwrap_or(rest).to_string();
+        *counts.entry((region, op)).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for ((region, op), n) in &counts {
+        match op.as_str() {
+            "ReplicateInstance" => out.push(format!(
+                "[{region}] replication: groups, agents and the split wait until the replica is INSTANCE_REPLICATION_COMPLETE (rule G1)"
+            )),
+            "CreateTrafficDistributionGroup" => out.push(format!(
+                "[{region}] group creation: {n} group(s) wait to become ACTIVE before members and numbers (rule G2)"
+            )),
+            _ => {}
+        }
+        let (rate, burst) = quota(op);
+        let beyond = (*n as f64 - burst).max(0.0);
+        if rate > 0.0 && beyond / rate >= 1.0 {
+            let secs = (beyond / rate).ceil() as u64;
+            out.push(format!(
+                "[{region}] quota time: {op} ×{n} at {rate}/s (burst {burst}) takes about {}",
+                humantime::format_duration(std::time::Duration::from_secs(secs))
+            ));
+        }
+    }
+    out
+}
+
+/// Writes with ids and ARNs replaced by names (`names`: id or ARN → name), token by token
+/// (`value` or `key=value`).
+pub fn with_names(writes: &[String], names: &BTreeMap<String, String>) -> Vec<String> {
+    writes
+        .iter()
+        .map(|w| {
+            w.split(' ')
+                .map(|t| match t.split_once('=') {
+                    Some((k, v)) => match names.get(v) {
+                        Some(n) => format!("{k}={n}"),
+                        None => t.to_string(),
+                    },
+                    None => names.get(t).cloned().unwrap_or_else(|| t.to_string()),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -234,6 +315,53 @@ mod tests {
             r.text().contains("×5: u1, u2, u3, … 2 more"),
             "{}",
             r.text()
+        );
+    }
+
+    #[test]
+    fn bulk_calls_beyond_the_burst_report_their_quota_time() {
+        let writes: Vec<String> = (0..25)
+            .map(|i| format!("[us-west-2] AssociateTrafficDistributionGroupUser g user=u{i}"))
+            .collect();
+        let w = waits(&writes, |_| (2.0, 5.0));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("×25 at 2/s (burst 5) takes about 10s"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn calls_within_the_burst_wait_for_nothing() {
+        let writes = vec!["[us-west-2] UpdateTrafficDistribution g".to_string()];
+        assert!(waits(&writes, |_| (2.0, 5.0)).is_empty());
+    }
+
+    #[test]
+    fn replication_and_group_creation_are_waits_g1_g2() {
+        let writes = vec![
+            "[us-west-2] ReplicateInstance instance=i".to_string(),
+            "[us-west-2] CreateTrafficDistributionGroup name=a instance=i".to_string(),
+        ];
+        let w = waits(&writes, |_| (2.0, 5.0));
+        assert!(w[0].contains("group creation: 1 group(s)"), "{w:?}");
+        assert!(w[1].contains("replication"), "{w:?}");
+    }
+
+    #[test]
+    fn ids_and_arns_are_shown_by_name() {
+        let names: BTreeMap<String, String> = [
+            ("arn:g".to_string(), "support".to_string()),
+            ("u1".to_string(), "alice".to_string()),
+        ]
+        .into();
+        let w = with_names(
+            &["[r] AssociateTrafficDistributionGroupUser arn:g user=u1".to_string()],
+            &names,
+        );
+        assert_eq!(
+            w,
+            ["[r] AssociateTrafficDistributionGroupUser support user=alice"]
         );
     }
 
