@@ -233,13 +233,19 @@ async fn agents_going_offline_pause_then_abort_to_the_starting_split_and_resume_
         rollout(bed, &ns, "phase") == "Aborted"
     })
     .await;
-    let stalled = jsonpath(
-        bed,
-        &ns,
-        "tdist/split",
-        "{.status.conditions[?(@.type==\"Stalled\")].reason}",
-    );
-    assert_eq!(stalled, "RolloutAborted");
+    eventually(
+        Duration::from_secs(20),
+        "Stalled, reason RolloutAborted",
+        || async {
+            jsonpath(
+                bed,
+                &ns,
+                "tdist/split",
+                "{.status.conditions[?(@.type==\"Stalled\")].reason}",
+            ) == "RolloutAborted"
+        },
+    )
+    .await;
     let ready = jsonpath(
         bed,
         &ns,
