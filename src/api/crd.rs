@@ -498,6 +498,12 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
         json!({"minimum": 1, "maximum": 60}),
     );
     merge(s, "spec.rollout.gates", json!({"maxItems": 10}));
+    rule(
+        s,
+        "spec.rollout.gates[].webhook.url",
+        "self.startsWith('http://')",
+        msg::WEBHOOK_URL,
+    );
     for m in ["telephony", "agents", "signIn"] {
         merge(s, &format!("status.{m}"), json!({"maxProperties": 8}));
     }

@@ -98,7 +98,7 @@ async fn steps(
     let want = desired(obj);
     let (facts, observed, read_from) = match observe(engine, &group, &want, &regions).await? {
         Ok(seen) => seen,
-        Err(wait) => return Ok(wait),
+        Err(wait) => return Ok(super::rollout::while_busy(obj, status, wait)),
     };
     record(status, &observed, &regions);
     let since_last = status.last_shift_time.as_ref().map(|t| {

@@ -79,6 +79,33 @@ fn diff(
     }
 }
 
+/// While the group settles (not ACTIVE), an aborted rollout stays Stalled instead of flickering
+/// to Reconciling.
+pub fn while_busy(
+    obj: &TrafficDistribution,
+    status: &TrafficDistributionStatus,
+    wait: Ending,
+) -> Ending {
+    match &status.rollout {
+        Some(r)
+            if r.phase.as_deref() == Some(Phase::Aborted.as_str())
+                && r.generation == obj.metadata.generation =>
+        {
+            Ending::new(
+                Verdict::stalled(
+                    reasons::ROLLOUT_ABORTED,
+                    format!(
+                        "rollout aborted; the starting split is restored (annotate {} to start again)",
+                        annotations::RESUME
+                    ),
+                ),
+                wait.requeue,
+            )
+        }
+        _ => wait,
+    }
+}
+
 /// One pass of a gated rollout from `observed` toward `target` (the full declared split).
 #[allow(clippy::too_many_arguments)]
 pub async fn gated(
