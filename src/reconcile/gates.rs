@@ -267,3 +267,56 @@ async fn post(url: &str, body: &str) -> Result<u16, String> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(t: i32, a: i32) -> Distribution {
+        let m = |e: i32| {
+            [
+                ("us-west-2".to_string(), 100 - e),
+                ("us-east-1".to_string(), e),
+            ]
+            .into()
+        };
+        Distribution {
+            telephony: m(t),
+            agents: m(a),
+            sign_in: Default::default(),
+        }
+    }
+
+    fn proposal<'a>(from: &'a Distribution, to: &'a Distribution) -> Proposal<'a> {
+        Proposal {
+            name: "split",
+            namespace: "ops",
+            instance_id: "i",
+            region: "us-east-1",
+            step: 3,
+            of: 11,
+            from,
+            to,
+            approve: None,
+        }
+    }
+
+    #[test]
+    fn metric_gates_have_nothing_to_check_when_a_step_moves_only_agents() {
+        let (a, b, c) = (split(10, 20), split(10, 30), split(20, 30));
+        assert!(!telephony_moves(&proposal(&a, &b)));
+        assert!(telephony_moves(&proposal(&b, &c)));
+    }
+
+    #[test]
+    fn the_webhook_body_describes_the_proposed_step() {
+        let (a, b) = (split(10, 20), split(20, 30));
+        let v = webhook_body("synthetic-call", &proposal(&a, &b));
+        assert_eq!(v["gate"], "synthetic-call");
+        assert_eq!(v["trafficDistribution"]["namespace"], "ops");
+        assert_eq!((v["step"].as_i64(), v["of"].as_i64()), (Some(3), Some(11)));
+        assert_eq!(v["region"], "us-east-1");
+        assert_eq!(v["to"]["telephony"]["us-east-1"], 20);
+        assert_eq!(v["from"]["agents"]["us-east-1"], 20);
+    }
+}
