@@ -181,11 +181,7 @@ async fn steps(
         status.last_handled_resume = resume.clone().or(status.last_handled_resume.take());
     }
     // Health-gated rollouts (plan::gates): the gates choose the step, or the abort.
-    let gated = obj
-        .spec
-        .rollout
-        .as_ref()
-        .filter(|r| !r.paused && !r.gates.is_empty());
+    let gated = obj.spec.rollout.as_ref().filter(|r| !r.gates.is_empty());
     let mut gated_ending = None;
     let decision = match (decision, gated) {
         (Decision::Update { .. }, Some(r)) => {

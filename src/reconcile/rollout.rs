@@ -159,6 +159,16 @@ pub async fn gated(
         },
     );
     let now_s = now.as_second();
+    if r.paused {
+        status.rollout = Some(rs);
+        return Gated::End(Ending::new(
+            Verdict::progressing(
+                reasons::ROLLOUT_PAUSED,
+                "spec.rollout.paused is true: the rollout holds its current step",
+            ),
+            engine.resync,
+        ));
+    }
     rs.of = rs.step.max(m.step) + gates::steps_total(observed, &target, r.step_percent, regions);
     let save = |rs: &mut RolloutStatus, m: &Machine, status: &mut TrafficDistributionStatus| {
         rs.phase = Some(m.phase.as_str().into());
