@@ -234,6 +234,22 @@ pub async fn gated(
         observed.sign_in.clone()
     };
     let region = gates::receiving_region(observed, &proposed, regions);
+    if annotations::management_policy(obj.annotations(), engine.observe_only)
+        == annotations::ManagementPolicy::Observe
+    {
+        // Observe mode: the plan shows the next step; no gate is asked (a webhook POST is not
+        // a read) and the rollout's state is left as it is.
+        return Gated::Send {
+            update: diff(observed, &proposed, want),
+            ending: Ending::new(
+                Verdict::progressing(
+                    reasons::ROLLING_OUT,
+                    "observe mode: the next step is planned, its gates are not checked",
+                ),
+                engine.resync,
+            ),
+        };
+    }
     let approve = obj
         .annotations()
         .get(annotations::APPROVE)
