@@ -54,6 +54,18 @@ pub struct ShiftLabels {
     pub region: String,
 }
 
+/// Health gates: a gate's result (Pass | Fail | Inconclusive | Pending).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabels {
+    pub result: String,
+}
+
+/// Health gates: what a gated rollout did (step | abort | pause).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RolloutLabels {
+    pub action: String,
+}
+
 fn wait_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 4.0, 10))
 }
@@ -75,6 +87,8 @@ pub struct Metrics {
     pub traffic_shifts: Family<ShiftLabels, Counter>,
     /// 1 while this replica reconciles (leads, or runs without leader election).
     pub leader: Gauge,
+    pub gate_results: Family<GateLabels, Counter>,
+    pub rollout_steps: Family<RolloutLabels, Counter>,
 }
 
 impl Metrics {
@@ -91,6 +105,8 @@ impl Metrics {
             drift_corrections: Family::default(),
             traffic_shifts: Family::default(),
             leader: Gauge::default(),
+            gate_results: Family::default(),
+            rollout_steps: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,6 +159,16 @@ impl Metrics {
             "1 while this replica reconciles (holds the Lease, or runs without leader election)",
             m.leader.clone(),
         );
+        registry.register(
+            "rollout_gate_results",
+            "Health-gate checks of gated rollouts, by result",
+            m.gate_results.clone(),
+        );
+        registry.register(
+            "rollout_steps",
+            "Gated rollout actions (step, abort, pause)",
+            m.rollout_steps.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -191,6 +217,26 @@ pub fn shift(region: &str) {
         .traffic_shifts
         .get_or_create(&ShiftLabels {
             region: region.into(),
+        })
+        .inc();
+}
+
+/// One health-gate check with this result.
+pub fn gate_result(result: &str) {
+    METRICS
+        .gate_results
+        .get_or_create(&GateLabels {
+            result: result.into(),
+        })
+        .inc();
+}
+
+/// One gated-rollout action (step | abort | pause).
+pub fn rollout_step(action: &str) {
+    METRICS
+        .rollout_steps
+        .get_or_create(&RolloutLabels {
+            action: action.into(),
         })
         .inc();
 }

@@ -480,6 +480,30 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
         "spec.rollout.pauseSeconds",
         json!({"minimum": 0, "maximum": MAX_PAUSE_SECONDS}),
     );
+    merge(
+        s,
+        "spec.rollout.failureLimit",
+        json!({"minimum": 1, "maximum": 100}),
+    );
+    rule(
+        s,
+        "spec.rollout.gates[]",
+        "[has(self.agentsAvailable), has(self.oldestContactAge), has(self.contactsInQueue), \
+         has(self.webhook), has(self.approval)].filter(x, x).size() == 1",
+        msg::ONE_GATE_KIND,
+    );
+    merge(
+        s,
+        "spec.rollout.gates[].webhook.timeoutSeconds",
+        json!({"minimum": 1, "maximum": 60}),
+    );
+    merge(s, "spec.rollout.gates", json!({"maxItems": 10}));
+    rule(
+        s,
+        "spec.rollout.gates[].webhook.url",
+        "self.startsWith('http://')",
+        msg::WEBHOOK_URL,
+    );
     for m in ["telephony", "agents", "signIn"] {
         merge(s, &format!("status.{m}"), json!({"maxProperties": 8}));
     }

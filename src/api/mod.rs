@@ -17,6 +17,7 @@ pub mod drift;
 pub mod instance_replica;
 pub mod reasons;
 pub mod regions;
+pub mod rollout;
 pub mod traffic_distribution;
 pub mod traffic_distribution_group;
 pub mod validate;
@@ -33,6 +34,7 @@ pub use instance_replica::{
     InstanceReplica, InstanceReplicaSpec, InstanceReplicaStatus, ReplicationRegionStatus,
 };
 pub use regions::{RegionPair, RegionPairs};
+pub use rollout::{Gate, GateStatus, OnFailure, RolloutStart};
 pub use traffic_distribution::{
     Rollout, RolloutStatus, TrafficDistribution, TrafficDistributionSpec, TrafficDistributionStatus,
 };

@@ -76,3 +76,14 @@ pub const DRIFT_RESOLVED: &str = "DriftResolved";
 pub const DENYLIST_TABLE: &str = "DenylistTable";
 pub const DENYLIST_ENTRIES: &str = "DenylistEntries";
 pub const RELEASED: &str = "Released";
+
+// Health-gated rollouts
+/// Stalled: a gated rollout hit failureLimit with onFailure Abort; the starting split is back.
+pub const ROLLOUT_ABORTED: &str = "RolloutAborted";
+/// Reconciling (not Ready): a gate failed, is inconclusive or waits for approval, or
+/// onFailure Pause holds the step until connectgr.io/resume.
+pub const ROLLOUT_PAUSED: &str = "RolloutPaused";
+/// Warning Event: one gate check failed or was inconclusive.
+pub const GATE_FAILED: &str = "GateFailed";
+/// Normal Event: a gated rollout resumed on connectgr.io/resume.
+pub const ROLLOUT_RESUMED: &str = "RolloutResumed";

@@ -309,6 +309,50 @@ fn traffic_distribution_rules() {
         },
         msg::PAUSE_RANGE,
     );
+    check(
+        &|s| {
+            s.rollout = Some(Rollout {
+                gates: vec![crate::api::Gate {
+                    name: "two-kinds".into(),
+                    agents_available: None,
+                    oldest_contact_age: None,
+                    contacts_in_queue: None,
+                    webhook: None,
+                    approval: None,
+                }],
+                ..Default::default()
+            })
+        },
+        msg::ONE_GATE_KIND,
+    );
+    check(
+        &|s| {
+            s.rollout = Some(Rollout {
+                failure_limit: 0,
+                ..Default::default()
+            })
+        },
+        msg::FAILURE_LIMIT_RANGE,
+    );
+    check(
+        &|s| {
+            s.rollout = Some(Rollout {
+                gates: vec![crate::api::Gate {
+                    name: "tls".into(),
+                    agents_available: None,
+                    oldest_contact_age: None,
+                    contacts_in_queue: None,
+                    webhook: Some(crate::api::rollout::WebhookGate {
+                        url: "https://checker.example/gate".into(),
+                        timeout_seconds: 5,
+                    }),
+                    approval: None,
+                }],
+                ..Default::default()
+            })
+        },
+        msg::WEBHOOK_URL,
+    );
     check(&|s| s.drift_pause_seconds = -1, msg::DRIFT_PAUSE_RANGE);
     check(&|s| s.drift_pause_seconds = 604_801, msg::DRIFT_PAUSE_RANGE);
     // explicit opt-in allows telephony without agents

@@ -107,6 +107,20 @@ pub struct Rollout {
     #[serde(default = "default_true")]
     #[schemars(default = "default_true")]
     pub require_observed: bool,
+    /// Checks before each step (health, webhook, approval); none: steps follow the pause only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<super::rollout::Gate>,
+    /// Consecutive failed or inconclusive checks before onFailure applies (1..100).
+    #[serde(default = "default_failure_limit")]
+    #[schemars(default = "default_failure_limit")]
+    pub failure_limit: i32,
+    /// Abort (restore the split of the rollout's start) or Pause (hold the current step).
+    #[serde(default)]
+    pub on_failure: super::rollout::OnFailure,
+}
+
+fn default_failure_limit() -> i32 {
+    3
 }
 
 fn default_step_percent() -> i32 {
@@ -126,6 +140,9 @@ impl Default for Rollout {
             pause_seconds: default_pause_seconds(),
             paused: false,
             require_observed: true,
+            gates: Vec::new(),
+            failure_limit: default_failure_limit(),
+            on_failure: Default::default(),
         }
     }
 }
@@ -141,6 +158,25 @@ pub struct RolloutStatus {
     /// Earliest time of the next step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_step_time: Option<Time>,
+    /// Gated rollouts: Progressing | Paused | Aborted | Complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Gated rollouts: the last result of each gate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<super::rollout::GateStatus>,
+    /// Gated rollouts: consecutive failed or inconclusive checks.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: i32,
+    /// Gated rollouts: the split when the rollout began (restored on abort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<super::rollout::RolloutStart>,
+    /// Gated rollouts: the metadata.generation the rollout works toward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// Observed state of a TrafficDistribution.

@@ -65,6 +65,10 @@ pub mod msg {
     pub const STEP_MULTIPLE_OF_10: &str =
         "rollout.stepPercent must be a multiple of 10 between 10 and 100";
     pub const PAUSE_RANGE: &str = "rollout.pauseSeconds must be between 0 and 86400";
+    pub const ONE_GATE_KIND: &str = "a gate sets exactly one of agentsAvailable, oldestContactAge, contactsInQueue, webhook, approval";
+    pub const FAILURE_LIMIT_RANGE: &str = "rollout.failureLimit must be between 1 and 100";
+    pub const WEBHOOK_URL: &str =
+        "webhook.url must be an http:// URL (the webhook gate has no TLS client yet)";
     pub const DRIFT_PAUSE_RANGE: &str = "driftPauseSeconds must be between 0 and 604800";
     pub const REGION_NAME: &str = "must be an AWS region name such as us-east-1";
     pub const E164: &str = "must be a phone number in E.164 format such as +14255550100";
@@ -499,6 +503,29 @@ pub fn traffic_distribution(
         }
         if !(0..=MAX_PAUSE_SECONDS).contains(&r.pause_seconds) {
             e.push("spec.rollout.pauseSeconds", msg::PAUSE_RANGE);
+        }
+        if !(1..=100).contains(&r.failure_limit) {
+            e.push("spec.rollout.failureLimit", msg::FAILURE_LIMIT_RANGE);
+        }
+        for (i, g) in r.gates.iter().enumerate() {
+            let kinds = [
+                g.agents_available.is_some(),
+                g.oldest_contact_age.is_some(),
+                g.contacts_in_queue.is_some(),
+                g.webhook.is_some(),
+                g.approval.is_some(),
+            ];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                e.push(format!("spec.rollout.gates[{i}]"), msg::ONE_GATE_KIND);
+            }
+            if let Some(w) = &g.webhook
+                && !w.url.starts_with("http://")
+            {
+                e.push(
+                    format!("spec.rollout.gates[{i}].webhook.url"),
+                    msg::WEBHOOK_URL,
+                );
+            }
         }
     }
     check_drift_pause(&mut e, s.drift_pause_seconds);

@@ -262,4 +262,16 @@ impl ConnectApi for DryRun {
         )
         .await
     }
+    // Real-time metrics (health gates)
+    async fn list_queues(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
+        self.inner.list_queues(r, i).await
+    }
+    async fn get_current_metrics(
+        &self,
+        r: &str,
+        i: &str,
+        f: &MetricFilter,
+    ) -> ConnectResult<CurrentMetrics> {
+        self.inner.get_current_metrics(r, i, f).await
+    }
 }

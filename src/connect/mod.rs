@@ -157,4 +157,15 @@ pub trait ConnectApi: Send + Sync {
         instance_id: &str,
         function_arn: &str,
     ) -> ConnectResult<()>;
+    // Real-time metrics (health gates)
+    /// STANDARD queues of the instance (ListQueues with queueTypes=STANDARD).
+    async fn list_queues(&self, region: &str, instance_id: &str) -> ConnectResult<Vec<NamedId>>;
+    /// Agents and queue figures over `filter` as `region` reports them (GetCurrentMetricData;
+    /// on a global-routing instance one combined view of both regions).
+    async fn get_current_metrics(
+        &self,
+        region: &str,
+        instance_id: &str,
+        filter: &MetricFilter,
+    ) -> ConnectResult<CurrentMetrics>;
 }

@@ -152,6 +152,9 @@ impl SchedulerConfig {
             .copied()
             .unwrap_or(match operation {
                 "ListUsers" | "DescribeUser" => (10.0, 10.0),
+                // Real-time metrics (health gates): wave-2 reference §6.
+                "GetCurrentMetricData" => (5.0, 8.0),
+                "ListQueues" => (10.0, 5.0),
                 _ => (2.0, 5.0),
             });
         (rate * self.scale, (burst * self.scale).max(1.0))

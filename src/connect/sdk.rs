@@ -901,6 +901,95 @@ impl ConnectApi for SdkConnect {
         )
         .await
     }
+
+    // Real-time metrics (health gates)
+    async fn list_queues(&self, region: &str, instance_id: &str) -> ConnectResult<Vec<NamedId>> {
+        self.paginate(
+            region,
+            "ListQueues",
+            Priority::Urgent,
+            |c, tok| async move {
+                let out = c
+                    .list_queues()
+                    .instance_id(instance_id)
+                    .queue_types(aws_sdk_connect::types::QueueType::Standard)
+                    .max_results(1000)
+                    .set_next_token(tok)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let items: Vec<NamedId> = out
+                    .queue_summary_list()
+                    .iter()
+                    .map(|q| NamedId {
+                        id: q.id().unwrap_or_default().into(),
+                        name: q.name().unwrap_or_default().into(),
+                    })
+                    .collect();
+                Ok((items, out.next_token().map(str::to_string)))
+            },
+        )
+        .await
+    }
+
+    async fn get_current_metrics(
+        &self,
+        region: &str,
+        instance_id: &str,
+        filter: &MetricFilter,
+    ) -> ConnectResult<CurrentMetrics> {
+        use aws_sdk_connect::types::{
+            Channel, CurrentMetric, CurrentMetricName as N, Filters, Unit,
+        };
+        self.call(
+            region,
+            "GetCurrentMetricData",
+            Priority::Urgent,
+            |c| async move {
+                let filters = match filter {
+                    MetricFilter::Queues(q) => Filters::builder().set_queues(Some(q.clone())),
+                    MetricFilter::RoutingProfiles(r) => {
+                        Filters::builder().set_routing_profiles(Some(r.clone()))
+                    }
+                }
+                .channels(Channel::Voice)
+                .build();
+                let metric = |n: N, u: Unit| CurrentMetric::builder().name(n).unit(u).build();
+                // No grouping: one instance-level row over the filter (each agent counted once);
+                // OLDEST_CONTACT_AGE then comes in milliseconds (wave-2 reference §2.1).
+                let out = c
+                    .get_current_metric_data()
+                    .instance_id(instance_id)
+                    .filters(filters)
+                    .current_metrics(metric(N::AgentsOnline, Unit::Count))
+                    .current_metrics(metric(N::AgentsAvailable, Unit::Count))
+                    .current_metrics(metric(N::AgentsOnContact, Unit::Count))
+                    .current_metrics(metric(N::ContactsInQueue, Unit::Count))
+                    .current_metrics(metric(N::OldestContactAge, Unit::Seconds))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let mut m = CurrentMetrics::default();
+                if let Some(row) = out.metric_results().first() {
+                    for d in row.collections() {
+                        let v = d.value();
+                        match d.metric().and_then(|m| m.name()) {
+                            Some(N::AgentsOnline) => m.agents_online = v,
+                            Some(N::AgentsAvailable) => m.agents_available = v,
+                            Some(N::AgentsOnContact) => m.agents_on_contact = v,
+                            Some(N::ContactsInQueue) => m.contacts_in_queue = v,
+                            Some(N::OldestContactAge) => {
+                                m.oldest_contact_age_seconds = v.map(|ms| ms / 1000.0)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Ok(m)
+            },
+        )
+        .await
+    }
 }
 
 /// Builds the production `ConnectApi`.

@@ -152,3 +152,23 @@ mod tests {
         );
     }
 }
+
+// Real-time metrics (health gates)
+
+/// What a real-time metrics read covers: STANDARD queue ids or routing-profile ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricFilter {
+    Queues(Vec<String>),
+    RoutingProfiles(Vec<String>),
+}
+
+/// GetCurrentMetricData figures, aggregated over the filter (voice). `None`: Connect had no
+/// data (empty result or a null value).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CurrentMetrics {
+    pub agents_online: Option<f64>,
+    pub agents_available: Option<f64>,
+    pub agents_on_contact: Option<f64>,
+    pub contacts_in_queue: Option<f64>,
+    pub oldest_contact_age_seconds: Option<f64>,
+}

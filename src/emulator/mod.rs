@@ -7,6 +7,7 @@ pub mod error;
 pub mod model;
 pub mod ops;
 pub mod page;
+pub mod presence;
 pub mod quota;
 pub mod server;
 pub mod validate;

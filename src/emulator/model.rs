@@ -527,6 +527,8 @@ pub struct State {
     /// (instance id, region) -> function ARNs (not mirrored, R4).
     pub lambdas: BTreeMap<(String, String), Vec<String>>,
     pub idempotency: HashMap<(String, String, String), Idem>,
+    /// Agent presence and queue health per region (real-time metrics).
+    pub presence: super::presence::Presence,
 }
 
 impl State {

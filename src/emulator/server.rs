@@ -452,6 +452,16 @@ fn control(app: &App, method: &Method, rest: &str, query: Option<&str>, bytes: &
                 Err(m) => bad(m),
             }
         }
+        ("GET", "presence") => ok(json!(app.inner.lock().state.presence)),
+        ("POST", "presence") => {
+            match serde_json::from_value::<crate::emulator::presence::PresenceUpdate>(body) {
+                Ok(u) => match app.inner.lock().state.presence.update(&u) {
+                    Ok(p) => ok(json!({"region": u.region, "presence": p})),
+                    Err(m) => bad(m),
+                },
+                Err(e) => bad(format!("invalid presence: {e}")),
+            }
+        }
         ("GET", "quotas") | ("POST", "quotas") => {
             let mut g = app.inner.lock();
             if let Some(e) = body.get("enabled").and_then(|v| v.as_bool()) {

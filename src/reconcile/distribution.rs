@@ -29,7 +29,7 @@ fn desired(obj: &TrafficDistribution) -> DesiredDistribution {
             .spec
             .rollout
             .as_ref()
-            .filter(|r| !r.paused)
+            .filter(|r| !r.paused && r.gates.is_empty())
             .map(|r| Rollout {
                 step_percent: r.step_percent,
                 pause: Duration::from_secs(r.pause_seconds.max(0) as u64),
@@ -101,7 +101,7 @@ async fn steps(
     let want = desired(obj);
     let (facts, observed, read_from) = match observe(engine, &group, &want, &regions).await? {
         Ok(seen) => seen,
-        Err(wait) => return Ok(wait),
+        Err(wait) => return Ok(super::rollout::while_busy(obj, status, wait)),
     };
     record(status, &observed, &regions);
     let since_last = status.last_shift_time.as_ref().map(|t| {
@@ -183,6 +183,40 @@ async fn steps(
     if !by_resume {
         status.last_handled_resume = resume.clone().or(status.last_handled_resume.take());
     }
+    // Health-gated rollouts (plan::gates): the gates choose the step, or the abort.
+    let gated = obj.spec.rollout.as_ref().filter(|r| !r.gates.is_empty());
+    let mut gated_ending = None;
+    let decision = match (decision, gated) {
+        (Decision::Update { .. }, Some(r)) => {
+            let pass = super::rollout::gated(
+                engine,
+                obj,
+                r,
+                &group,
+                &regions,
+                &observed,
+                &want,
+                status,
+                notes,
+                resume.is_some(),
+                now,
+            )
+            .await;
+            match pass {
+                super::rollout::Gated::Send { update, ending } if !update.is_empty() => {
+                    gated_ending = Some(ending);
+                    Decision::Update {
+                        update,
+                        last_step: false,
+                    }
+                }
+                super::rollout::Gated::Send { ending, .. } | super::rollout::Gated::End(ending) => {
+                    return Ok(ending);
+                }
+            }
+        }
+        (d, _) => d,
+    };
     let how = |why: &drift::Why| match why {
         drift::Why::PauseOver => {
             format!("after driftPauseSeconds {}", obj.spec.drift_pause_seconds)
@@ -191,7 +225,13 @@ async fn steps(
     };
     match decision {
         Decision::InSync => {
-            status.rollout = None;
+            match (gated, status.rollout.as_mut()) {
+                (Some(_), Some(r)) if r.phase.is_some() => {
+                    r.phase = Some("Complete".into());
+                    r.next_step_time = None;
+                }
+                _ => status.rollout = None,
+            }
             status.last_applied = Some(declared_now());
             resolve_drift(status, notes, "Connect has the declared split again");
             Ok(Ending::new(
@@ -261,9 +301,10 @@ async fn steps(
                     }
                 ),
             ));
-            Ok(rollout_status(
-                status, &want, &observed, &after, last_step, now,
-            ))
+            Ok(match gated_ending {
+                Some(ending) => ending,
+                None => rollout_status(status, &want, &observed, &after, last_step, now),
+            })
         }
     }
 }
@@ -381,6 +422,7 @@ fn rollout_status(
             ))
             .ok()
             .map(Time),
+        ..Default::default()
     });
     Ending::new(
         Verdict::progressing(reasons::ROLLING_OUT, format!("rollout step {step} applied")),

@@ -6,10 +6,12 @@ pub mod cache;
 pub mod denylist;
 pub mod distribution;
 pub mod driver;
+pub mod gates;
 pub mod group;
 pub mod k8s;
 pub mod membership;
 pub mod replica;
+pub mod rollout;
 
 use std::collections::HashMap;
 use std::sync::Arc;

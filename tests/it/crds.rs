@@ -566,6 +566,30 @@ fn table() -> Vec<(Bad, &'static str)> {
             msg::STEP_MULTIPLE_OF_10
         ),
         bad!(
+            "gate with two kinds",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x, approval: {}, agentsAvailable: {min: 1}}]\n",
+            msg::ONE_GATE_KIND
+        ),
+        bad!(
+            "gate with no kind",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x}]\n",
+            msg::ONE_GATE_KIND
+        ),
+        bad!(
+            "https webhook",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x, webhook: {url: \"https://c.example/g\"}}]\n",
+            msg::WEBHOOK_URL
+        ),
+        bad!(
+            "failure limit zero",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout: {failureLimit: 0}\n",
+            "should be greater than or equal to 1"
+        ),
+        bad!(
             "rollout step zero",
             TDIST,
             "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout: {stepPercent: 0}\n",

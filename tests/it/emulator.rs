@@ -1693,6 +1693,39 @@ async fn responses_match_botocore_service_model() {
         .send()
         .await
         .unwrap();
+    // Real-time metrics (health gates)
+    let queues = east
+        .list_queues()
+        .instance_id(INSTANCE_ID)
+        .send()
+        .await
+        .unwrap();
+    let q = queues.queue_summary_list()[0].id().unwrap().to_string();
+    let metric = |n| {
+        aws_sdk_connect::types::CurrentMetric::builder()
+            .name(n)
+            .build()
+    };
+    use aws_sdk_connect::types::CurrentMetricName as M;
+    east.get_current_metric_data()
+        .instance_id(INSTANCE_ID)
+        .filters(
+            aws_sdk_connect::types::Filters::builder()
+                .queues(&q)
+                .build(),
+        )
+        .groupings(aws_sdk_connect::types::Grouping::Queue)
+        .current_metrics(metric(M::AgentsAvailable))
+        .current_metrics(metric(M::OldestContactAge))
+        .send()
+        .await
+        .unwrap();
+    let _ = east
+        .get_current_metric_data()
+        .instance_id(INSTANCE_ID)
+        .current_metrics(metric(M::AgentsOnline))
+        .send()
+        .await;
     drop(emu);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses");

@@ -10,6 +10,7 @@ mod distribution;
 mod groups;
 mod instances;
 mod lambda;
+mod metrics;
 mod numbers;
 mod search;
 mod tags;
@@ -92,6 +93,16 @@ const REQUEST: &str = "InvalidRequestException";
 const PARAMETER: &str = "InvalidParameterException";
 const STANDARD: Limit = super::quota::STANDARD;
 const USER_READS: Limit = super::quota::USER_READS;
+/// Wave-2 reference §6: GetCurrentMetricData 5/s burst 8.
+const METRIC_READS: Limit = Limit {
+    rate: 5.0,
+    burst: 8.0,
+};
+/// Wave-2 reference §6: ListQueues at the Service Quotas rate (10/s) with burst 5.
+const QUEUE_READS: Limit = Limit {
+    rate: 10.0,
+    burst: 5.0,
+};
 
 const fn op(
     name: &'static str,
@@ -151,6 +162,9 @@ pub static OPS: &[Op] = &[
     op("TagResource",                              POST,   "/tags/{resourceArn}",                                            tags::tag_resource,                  PARAMETER, STANDARD),
     op("UntagResource",                            DELETE, "/tags/{resourceArn}",                                            tags::untag_resource,                PARAMETER, STANDARD),
     op("ListTagsForResource",                      GET,    "/tags/{resourceArn}",                                            tags::list_tags,                     PARAMETER, STANDARD),
+    // Real-time metrics (health gates): agent presence and queues
+    op("ListQueues",                               GET,    "/queues-summary/{InstanceId}",                                   metrics::list_queues,                PARAMETER, QUEUE_READS),
+    op("GetCurrentMetricData",                     POST,   "/metrics/current/{InstanceId}",                                  metrics::get_current_metric_data,    PARAMETER, METRIC_READS),
 ];
 
 /// Names of the operations the emulator serves, in table order.
@@ -408,7 +422,15 @@ mod tests {
             .filter(|o| o.quota != STANDARD)
             .map(|o| o.name)
             .collect();
-        assert_eq!(fast, ["ListUsers", "DescribeUser"]);
+        assert_eq!(
+            fast,
+            [
+                "ListUsers",
+                "DescribeUser",
+                "ListQueues",
+                "GetCurrentMetricData"
+            ]
+        );
         assert_eq!(
             param_error_type("NoSuchOperation"),
             "InvalidParameterException"
