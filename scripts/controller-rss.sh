@@ -2,13 +2,18 @@
 # Peak memory of the real controller process (kube watchers, HTTP server, AWS SDK) converging and
 # then holding 20 objects with 5,000 agents: the test bed's API server, the emulator (quotas x20)
 # and the release binary. Writes target/bench/controller_rss.json. Takes about 5 minutes.
-#   scripts/controller-rss.sh [STEADY_SECONDS]
+#   scripts/controller-rss.sh [STEADY_SECONDS]      (CONNECT_GR_BIN=path: an already built binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steady=${1:-120}
 export PATH=$PWD/.tools/bin:$PWD/.tools/venv/bin:$PATH
-cargo build --release --bin connect-gr
-bin=target/release/connect-gr
+# CONNECT_GR_BIN: measure that binary instead of building target/release/connect-gr.
+if [ -n "${CONNECT_GR_BIN:-}" ]; then
+  bin=$CONNECT_GR_BIN
+else
+  cargo build --release --bin connect-gr
+  bin=target/release/connect-gr
+fi
 bash scripts/testbed.sh up >/dev/null
 export KUBECONFIG=$PWD/.tools/testbed/kubeconfig
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
@@ -41,12 +46,38 @@ converged=$(( $(date +%s) - start ))
 sleep "$steady"
 kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$ctl/status"; }
 mkdir -p target/bench
-python3 - "$converged" "$steady" "$(kib VmHWM)" "$(kib VmRSS)" <<'PY'
-import json, sys
-conv, steady, hwm, rss = (int(x) for x in sys.argv[1:])
+# Where the resident bytes go (steady state): the binary's own pages (code, read-only data), the
+# heap (anonymous mappings: malloc arenas), shared libraries, stacks.
+cp "/proc/$ctl/smaps" target/controller-rss.smaps
+python3 - "$converged" "$steady" "$(kib VmHWM)" "$(kib VmRSS)" "$(readlink -f $bin)" <<'PY'
+import json, re, sys
+conv, steady, hwm, rss = (int(x) for x in sys.argv[1:5])
+exe = sys.argv[5]
+parts = {"binary_code_mib": 0, "binary_data_mib": 0, "heap_mib": 0, "libraries_mib": 0, "stacks_mib": 0}
+cur = None
+for line in open("target/controller-rss.smaps"):
+    m = re.match(r"^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$", line)
+    if m:
+        perm, name = m.group(1), m.group(2).strip()
+        if name == exe:
+            cur = "binary_code_mib" if "x" in perm else "binary_data_mib"
+        elif name in ("", "[heap]"):
+            cur = "heap_mib"
+        elif name.startswith("[stack"):
+            cur = "stacks_mib"
+        elif name.startswith("/"):
+            cur = "libraries_mib"
+        else:
+            cur = None
+        continue
+    if cur and line.startswith("Rss:"):
+        parts[cur] += int(line.split()[1])
+parts = {k: round(v / 1024, 1) for k, v in parts.items()}
 out = {"objects": 20, "agents": 5000, "quota_scale": 20, "converged_s": conv,
        "steady_s": steady, "peak_rss_mib": round(hwm / 1024, 1), "rss_mib": round(rss / 1024, 1),
-       "note": "the controller binary (release) against the test bed's kube-apiserver and the emulator"}
+       "steady_breakdown": parts,
+       "note": "the controller binary (release) against the test bed's kube-apiserver and the emulator; "
+               "peak = VmHWM, steady = VmRSS after steady_s, breakdown from /proc/PID/smaps at steady state"}
 open("target/bench/controller_rss.json", "w").write(json.dumps(out, indent=2) + "\n")
 print(json.dumps(out, indent=2))
 PY

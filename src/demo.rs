@@ -133,7 +133,7 @@ fn prepare<K: Resource<DynamicType = ()> + DeserializeOwned>(
     Ok(obj)
 }
 
-fn upsert<K>(list: &mut Vec<K>, mut obj: K)
+pub(crate) fn upsert<K>(list: &mut Vec<K>, mut obj: K)
 where
     K: Managed,
 {

@@ -20,12 +20,20 @@ use crate::reconcile::{Engine, Verdict};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PlanArgs {
-    /// Directories or files of manifests (repeatable; later documents replace earlier ones).
-    #[arg(short = 'f', long = "filename", required = true)]
+    /// Directories or files of manifests (repeatable; later documents replace earlier ones). With
+    /// `--kubeconfig` / `--from-cluster` they go on top of the cluster's objects (a merge's dry run).
+    #[arg(short = 'f', long = "filename", required_unless_present_any = ["kubeconfig", "from_cluster"])]
     pub paths: Vec<PathBuf>,
-    /// Namespace of objects that name none (as `kubectl apply -n`).
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
+    /// Namespace of manifests that name none (as `kubectl apply -n`; default "default"); with a
+    /// cluster, also the only namespace whose objects are read (default: all).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Plan the objects as they are in the cluster of this kubeconfig.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Plan the objects as they are in the cluster (KUBECONFIG or in-cluster configuration).
+    #[arg(long)]
+    pub from_cluster: bool,
     /// Connect endpoint (default: the standard AWS configuration, e.g. AWS_ENDPOINT_URL_CONNECT).
     #[arg(long)]
     pub endpoint_url: Option<String>,
@@ -40,15 +48,56 @@ pub struct PlanArgs {
     pub timeout: Duration,
 }
 
-fn load(args: &PlanArgs) -> anyhow::Result<(World, usize)> {
+async fn load(args: &PlanArgs) -> anyhow::Result<(World, usize)> {
     let world = World::default();
     let mut n = 0;
+    if args.kubeconfig.is_some() || args.from_cluster {
+        n += from_cluster(&world, args).await?;
+    }
+    let ns = args.namespace.as_deref().unwrap_or("default");
     for p in &args.paths {
-        n += world.apply_path_in(p, &args.namespace)?;
+        n += world.apply_path_in(p, ns)?;
     }
     // Denylists need DynamoDB; the plan covers Connect.
     world.denylists.lock().clear();
     Ok((world, n))
+}
+
+/// The cluster's objects (status included: what the controller recorded) into `world`.
+async fn from_cluster(world: &World, args: &PlanArgs) -> anyhow::Result<usize> {
+    let client = match &args.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+            kube::Client::try_from(cfg)?
+        }
+        None => kube::Client::try_default().await?,
+    };
+    async fn list<K: crate::reconcile::driver::Managed>(
+        client: &kube::Client,
+        ns: Option<&str>,
+    ) -> anyhow::Result<Vec<K>> {
+        let api: kube::Api<K> = match ns {
+            Some(ns) => kube::Api::namespaced(client.clone(), ns),
+            None => kube::Api::all(client.clone()),
+        };
+        Ok(api.list(&Default::default()).await?.items)
+    }
+    let ns = args.namespace.as_deref();
+    let mut n = 0;
+    macro_rules! read {
+        ($field:ident) => {
+            for o in list(&client, ns).await? {
+                crate::demo::upsert(&mut world.$field.lock(), o);
+                n += 1;
+            }
+        };
+    }
+    read!(replicas);
+    read!(groups);
+    read!(memberships);
+    read!(distributions);
+    Ok(n)
 }
 
 fn lines(progress: Vec<Progress>) -> Vec<ObjectLine> {
@@ -73,7 +122,7 @@ fn lines(progress: Vec<Progress>) -> Vec<ObjectLine> {
 
 pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
     crate::controller::install_crypto();
-    let (world, n) = load(&args)?;
+    let (world, n) = load(&args).await?;
     // Reads only, but many (a snapshot pages through every group's members): let the SDK's
     // standard retry absorb throttling.
     let live = new_connect(

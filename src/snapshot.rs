@@ -124,6 +124,7 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                 file.groups.push(GroupSpec {
                     instance: id.clone(),
                     name: g.name.clone(),
+                    id: Some(g.id.clone()),
                     default: g.is_default,
                     description: d.description.clone(),
                     tags: d.tags.clone(),

@@ -74,6 +74,9 @@ pub struct GroupSpec {
     /// Instance id (must be replicated).
     pub instance: String,
     pub name: String,
+    /// Group id (default: derived from the name), e.g. the live id in a snapshot.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub default: bool,
     #[serde(default)]
@@ -737,7 +740,21 @@ impl State {
             .values()
             .find(|t| g.default && t.instance_id == g.instance && t.is_default)
             .map(|t| t.id.clone());
-        let id = existing.unwrap_or_else(|| {
+        if let Some(old) = &existing {
+            // Described here: it holds the numbers listed here, not those ReplicateInstance moved
+            // into it; and a snapshot's default group keeps its live id.
+            let old_arn = self.tdgs[old].arn();
+            let inst_arn = inst.arn(&inst.region);
+            for p in self.phones.values_mut() {
+                if p.target_arn == old_arn {
+                    p.target_arn = inst_arn.clone();
+                }
+            }
+            if g.id.as_ref().is_some_and(|id| id != old) {
+                self.tdgs.remove(old);
+            }
+        }
+        let id = g.id.clone().or(existing).unwrap_or_else(|| {
             Uuid::new_v5(&ns(&g.instance), format!("tdg:{}", g.name).as_bytes()).to_string()
         });
         let tdg = Tdg {

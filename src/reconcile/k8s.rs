@@ -15,7 +15,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, ResourceExt};
 use parking_lot::Mutex;
 
@@ -277,6 +277,27 @@ fn group_ref_of<K>(name_of: fn(&K) -> &str) -> impl Fn(&K, &str) -> bool {
     move |k, g| name_of(k) == g
 }
 
+/// What the controller never reads, dropped before an object is cached: managedFields
+/// and kubectl's last-applied copy of the object (together often larger than the object itself).
+fn slim<K: kube::Resource>(o: &mut K) {
+    let meta = o.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// A Controller whose cache holds slimmed objects (see [`slim`]).
+fn controller_for<K: Managed>(api: Api<K>, cfg: watcher::Config) -> Controller<K> {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, cfg)
+        .default_backoff()
+        .modify(slim::<K>)
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader)
+}
+
 fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -299,7 +320,7 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
     };
 
     let (reps, groups) = all(&client);
-    let replicas = Controller::new(reps, cfg.clone())
+    let replicas = controller_for(reps, cfg.clone())
         .with_config(limits.clone())
         .shutdown_on_signal()
         .run(
@@ -308,7 +329,7 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
             ctx.clone(),
         );
 
-    let tdg_ctrl = Controller::new(groups.clone(), cfg.clone()).with_config(limits.clone());
+    let tdg_ctrl = controller_for(groups.clone(), cfg.clone()).with_config(limits.clone());
     let tdg_store = tdg_ctrl.store();
     let (reps2, _) = all(&client);
     let tdgs = tdg_ctrl
@@ -336,7 +357,7 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
 
     macro_rules! dependent {
         ($kind:ty, $get:expr) => {{
-            let c = Controller::new(scoped::<$kind>(&client, ns), cfg.clone())
+            let c = controller_for(scoped::<$kind>(&client, ns), cfg.clone())
                 .with_config(limits.clone());
             let store = c.store();
             let matches = group_ref_of::<$kind>($get);

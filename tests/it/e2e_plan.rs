@@ -29,9 +29,13 @@ fn manifests(dir: &std::path::Path) -> PathBuf {
 
 /// `connect-gr plan -o json`: exit code and the parsed report.
 fn plan(emu: &Emulator, ns: &str, dir: &std::path::Path) -> (i32, serde_json::Value) {
+    plan_with(emu, ns, &["-f".as_ref(), dir.as_os_str()])
+}
+
+fn plan_with(emu: &Emulator, ns: &str, args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value) {
     let out = Command::new(BIN)
-        .args(["plan", "-n", ns, "-o", "json", "-f"])
-        .arg(dir)
+        .args(["plan", "-n", ns, "-o", "json"])
+        .args(args)
         .env("AWS_ENDPOINT_URL_CONNECT", &emu.url)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -135,6 +139,16 @@ async fn the_plan_lists_every_write_the_controller_then_makes_and_nothing_once_c
     let (code, report) = plan(&emu, &ns, &dir);
     assert_eq!((code, planned(&report)), (0, BTreeMap::new()), "{report:#}");
 
+    // The cluster's objects as they are: no change either.
+    let kubeconfig = bed.kubeconfig_path().as_os_str();
+    let (code, report) = plan_with(&emu, &ns, &["--kubeconfig".as_ref(), kubeconfig]);
+    assert_eq!((code, planned(&report)), (0, BTreeMap::new()), "{report:#}");
+    assert_eq!(
+        report["objects"].as_array().map(Vec::len),
+        Some(5),
+        "{report:#}"
+    );
+
     // A spec edit: just that change, exit 2.
     let split = dir.join("traffic-distribution.yaml");
     let text = std::fs::read_to_string(&split).unwrap().replacen(
@@ -145,9 +159,19 @@ async fn the_plan_lists_every_write_the_controller_then_makes_and_nothing_once_c
     std::fs::write(&split, text).unwrap();
     let (code, report) = plan(&emu, &ns, &dir);
     assert_eq!(code, 2, "{report:#}");
-    assert_eq!(
-        planned(&report),
-        BTreeMap::from([("UpdateTrafficDistribution".to_string(), 1)]),
-        "{report:#}"
+    let one_update = BTreeMap::from([("UpdateTrafficDistribution".to_string(), 1)]);
+    assert_eq!(planned(&report), one_update, "{report:#}");
+
+    // The same edit on top of the cluster's objects (a merge's dry run).
+    let (code, report) = plan_with(
+        &emu,
+        &ns,
+        &[
+            "--kubeconfig".as_ref(),
+            kubeconfig,
+            "-f".as_ref(),
+            split.as_os_str(),
+        ],
     );
+    assert_eq!((code, planned(&report)), (2, one_update), "{report:#}");
 }
