@@ -21,6 +21,19 @@ pub fn until_active(status: &str, rule: &str) -> Option<Verdict> {
 /// Where an ACTIVE group stands once its numbers and tags were planned: declared numbers that
 /// are not claimed stall it (G6); numbers still to move keep it reconciling.
 pub fn verdict(plan: &NumberPlan, name: &str, source: &str, replica: &str) -> Verdict {
+    if let Some((n, other)) = plan.taken.first() {
+        return Verdict::stalled(
+            reasons::ALREADY_EXISTS,
+            format!(
+                "phone number {n} is in another group ({other}){}; two groups never take one number: remove it there or set spec.adopt: true to move it here",
+                if plan.taken.len() > 1 {
+                    format!(" and {} more", plan.taken.len() - 1)
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
     if !plan.missing.is_empty() {
         return Verdict::stalled(
             reasons::PHONE_NUMBER_NOT_CLAIMED,
@@ -134,6 +147,37 @@ pub struct NumberPlan {
     pub move_out: Vec<(String, String)>,
     /// Declared numbers not claimed in the group's region (G6): reported, nothing sent.
     pub missing: Vec<String>,
+    /// (E.164, group ARN) declared here but in another, non-default group: not taken over
+    /// silently (the other group's owner, or a person, put it there).
+    pub taken: Vec<(String, String)>,
+}
+
+/// Declared numbers that sit in another group are held back (`taken`) unless that group is a
+/// default group (ReplicateInstance moves an instance's numbers there, R5) or `adopt` says to take
+/// them.
+pub fn hold_taken(
+    mut plan: NumberPlan,
+    claimed: &[PhoneNumberInfo],
+    default_groups: &BTreeSet<String>,
+    adopt: bool,
+) -> NumberPlan {
+    if adopt {
+        return plan;
+    }
+    let target = |id: &str| {
+        claimed
+            .iter()
+            .find(|p| p.id == id)
+            .and_then(|p| p.target_arn.clone())
+            .unwrap_or_default()
+    };
+    let (free, taken): (Vec<_>, Vec<_>) = plan.move_in.into_iter().partition(|(id, _)| {
+        let t = target(id);
+        !t.contains(":traffic-distribution-group/") || default_groups.contains(&t)
+    });
+    plan.move_in = free;
+    plan.taken = taken.into_iter().map(|(id, n)| (n, target(&id))).collect();
+    plan
 }
 
 /// Phone numbers: declared ones go in; numbers the controller put there and that are no longer
@@ -283,6 +327,42 @@ mod tests {
         let p = numbers(&set(&["+1", "+2", "+3"]), &set(&[]), G, &claimed);
         assert_eq!(p.move_in, vec![("p1".to_string(), "+1".to_string())]);
         assert_eq!(p.missing, vec!["+3"]);
+    }
+
+    const OTHER: &str = "arn:aws:connect:us-west-2:1:traffic-distribution-group/other";
+    const DEFAULT: &str = "arn:aws:connect:us-west-2:1:traffic-distribution-group/default";
+
+    #[test]
+    fn a_number_in_another_group_is_not_taken_over_silently() {
+        let claimed = vec![
+            num("p1", "+1", OTHER),
+            num("p2", "+2", DEFAULT),
+            num("p3", "+3", I),
+        ];
+        let plan = numbers(&set(&["+1", "+2", "+3"]), &set(&[]), G, &claimed);
+        let held = hold_taken(plan, &claimed, &set(&[DEFAULT]), false);
+        assert_eq!(
+            held.move_in,
+            vec![
+                ("p2".to_string(), "+2".to_string()),
+                ("p3".to_string(), "+3".to_string())
+            ],
+            "from the default group (R5) and from the instance they move"
+        );
+        assert_eq!(held.taken, vec![("+1".to_string(), OTHER.to_string())]);
+        assert!(matches!(
+            verdict(&held, "g", "us-west-2", "us-east-1"),
+            Verdict::Stalled { reason, .. } if reason == reasons::ALREADY_EXISTS
+        ));
+    }
+
+    #[test]
+    fn adopt_takes_a_number_from_another_group() {
+        let claimed = vec![num("p1", "+1", OTHER)];
+        let plan = numbers(&set(&["+1"]), &set(&[]), G, &claimed);
+        let held = hold_taken(plan, &claimed, &set(&[]), true);
+        assert_eq!(held.move_in.len(), 1);
+        assert!(held.taken.is_empty());
     }
 
     #[test]

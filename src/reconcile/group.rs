@@ -11,8 +11,8 @@ use super::*;
 use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus, reasons};
 use crate::connect::{CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of};
 use crate::plan::group::{
-    DesiredGroup, Lifecycle, NumberPlan, OWNER_TAG, Ownership, find, lifecycle, numbers,
-    numbers_in_group, owner_value, ownership, tags,
+    DesiredGroup, Lifecycle, NumberPlan, OWNER_TAG, Ownership, find, hold_taken, lifecycle,
+    numbers, numbers_in_group, owner_value, ownership, tags,
 };
 
 /// The instance and both regions a group lives in.
@@ -181,7 +181,12 @@ async fn steps(
         }
         Lifecycle::Active => found.expect("an active group was found"),
     };
-    let plan = move_numbers(engine, obj, &d, &p, &g, status, notes).await?;
+    let default_groups: BTreeSet<String> = groups
+        .iter()
+        .filter(|x| x.is_default)
+        .map(|x| x.arn.clone())
+        .collect();
+    let plan = move_numbers(engine, obj, &d, &p, &g, &default_groups, status, notes).await?;
     sync_tags(engine, obj, &p, &g, status, notes).await?;
     let verdict = crate::plan::group::verdict(&plan, &d.name, &p.source_region, &p.replica_region);
     let requeue = if plan.move_in.is_empty() && plan.move_out.is_empty() {
@@ -330,12 +335,14 @@ async fn create(
 /// Declared numbers into the group, numbers the controller put there and no longer declared back
 /// to the instance. Each move is recorded in `status.managedPhoneNumbers` as soon as Connect
 /// accepted it, so a later failure in the same pass does not lose it.
+#[allow(clippy::too_many_arguments)]
 async fn move_numbers(
     engine: &Engine,
     obj: &TrafficDistributionGroup,
     d: &DesiredGroup,
     p: &Placement,
     g: &GroupInfo,
+    default_groups: &BTreeSet<String>,
     status: &mut TrafficDistributionGroupStatus,
     notes: &mut Vec<Note>,
 ) -> Result<NumberPlan, PassError> {
@@ -344,7 +351,12 @@ async fn move_numbers(
         .list_phone_numbers(&p.source_region, Priority::Normal)
         .await?;
     let managed: BTreeSet<String> = status.managed_phone_numbers.iter().cloned().collect();
-    let plan = numbers(&d.phone_numbers, &managed, &g.arn, &claimed);
+    let plan = hold_taken(
+        numbers(&d.phone_numbers, &managed, &g.arn, &claimed),
+        &claimed,
+        default_groups,
+        obj.spec.adopt,
+    );
     let uid = obj.uid().unwrap_or_default();
     for (id, n) in &plan.move_in {
         let token = client_token(&uid, &format!("number-in/{n}"));

@@ -555,3 +555,65 @@ async fn an_object_in_observe_mode_writes_nothing_even_when_deleted() {
     assert_eq!(count(&bed.emulator, WRITES), before);
     assert_eq!(member_count(&bed).await, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_another_group_holds_is_not_taken_over_unless_adopt_says_so() {
+    let bed = bed(5, &[]).await;
+    let world = bed.objects.world.clone();
+    let group = |name: &str, adopt: bool| {
+        format!(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {{name: {name}}}\nspec:\n  replicaRef: {{name: support-center}}\n  adopt: {adopt}\n  phoneNumbers: [\"+14255550103\"]\n"
+        )
+    };
+    world.apply_yaml(&group("first", false), "first").unwrap();
+    converge(&bed.engine, &world).await;
+    let first_arn = find(&world.groups, "first").status.unwrap().arn.unwrap();
+
+    world.apply_yaml(&group("second", false), "second").unwrap();
+    let moves = count(&bed.emulator, &["UpdatePhoneNumber"]);
+    // Until the new group is ACTIVE and its numbers were considered (a few passes).
+    let mut second = Default::default();
+    for _ in 0..40 {
+        let _ = connect_gr::demo::pass(&bed.engine, &world, false).await;
+        second = find(&world.groups, "second").status.unwrap();
+        let stalled = conditions::get(&second.conditions, "Stalled")
+            .is_some_and(|c| c.status == conditions::TRUE);
+        if !stalled {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        break;
+    }
+    let second: connect_gr::api::TrafficDistributionGroupStatus = second;
+    let ready = second
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "AlreadyExists")
+    );
+    assert!(ready.message.contains("+14255550103"), "{}", ready.message);
+    assert_eq!(
+        count(&bed.emulator, &["UpdatePhoneNumber"]),
+        moves,
+        "the number stays where it is: the two groups never fight over it"
+    );
+
+    world.apply_yaml(&group("second", true), "second").unwrap();
+    converge(&bed.engine, &world).await;
+    let second_arn = find(&world.groups, "second").status.unwrap().arn.unwrap();
+    let numbers = bed
+        .engine
+        .connect
+        .list_phone_numbers(SOURCE, Priority::Normal)
+        .await
+        .unwrap();
+    let target = numbers
+        .iter()
+        .find(|p| p.number == "+14255550103")
+        .and_then(|p| p.target_arn.clone());
+    assert_eq!(target, Some(second_arn), "adopt: true takes it");
+    assert_ne!(target.as_deref(), Some(first_arn.as_str()));
+}
