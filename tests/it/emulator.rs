@@ -1693,6 +1693,7 @@ async fn responses_match_botocore_service_model() {
         .send()
         .await
         .unwrap();
+    crate::emulator_preflight::preflight_operations_scenario(&emu).await;
     drop(emu);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses");

@@ -15,5 +15,6 @@ mod e2e_drift;
 mod e2e_lifecycle;
 mod e2e_rbac;
 mod emulator;
+mod emulator_preflight;
 mod helm;
 mod image;
