@@ -4,6 +4,7 @@
 
 pub mod distribution;
 pub mod drift;
+pub mod flow_scan;
 pub mod group;
 pub mod membership;
 pub mod replica;
