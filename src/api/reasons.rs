@@ -73,3 +73,15 @@ pub const DRIFT_RESOLVED: &str = "DriftResolved";
 pub const DENYLIST_TABLE: &str = "DenylistTable";
 pub const DENYLIST_ENTRIES: &str = "DenylistEntries";
 pub const RELEASED: &str = "Released";
+
+// Preflight and cross-region routing
+/// FailoverReady=True: no preflight finding is blocking.
+pub const NO_BLOCKING_FINDINGS: &str = "NoBlockingFindings";
+/// FailoverReady=False: blocking findings (their count in the message).
+pub const BLOCKING_FINDINGS: &str = "BlockingFindings";
+/// The preflight reads failed (FailoverReady=Unknown).
+pub const PREFLIGHT_UNKNOWN: &str = "PreflightUnknown";
+/// A TrafficDistribution would move telephony into a region with blocking findings.
+pub const PREFLIGHT_BLOCKING: &str = "PreflightBlocking";
+/// The instance is not enabled for global routing (crossRegionRouting cannot be applied).
+pub const GLOBAL_ROUTING_UNAVAILABLE: &str = "GlobalRoutingUnavailable";

@@ -7,6 +7,7 @@ pub mod drift;
 pub mod flow_scan;
 pub mod group;
 pub mod membership;
+pub mod preflight;
 pub mod replica;
 pub mod report;
 pub mod sweep;
