@@ -64,7 +64,9 @@ pub struct FindingResource {
     /// Connect's resource type (QUEUE, ...).
     #[serde(rename = "type")]
     pub resource_type: String,
+    /// Its name (or a count, e.g. "3 users").
     pub name: String,
+    /// Its ARN, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
 }
@@ -79,6 +81,7 @@ pub struct PreflightFinding {
     pub resource: FindingResource,
     /// The region where it would break.
     pub region: String,
+    /// What is wrong, naming the flow parameter, function, bot or number.
     pub message: String,
     /// What to do about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,10 +95,13 @@ pub struct PreflightFinding {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreflightStatus {
+    /// The first findings (at most 20), blocking first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<PreflightFinding>,
     /// Every finding, listed or not.
     pub total: i64,
+    /// Blocking findings (FailoverReady is False while any).
     pub blocking: i64,
+    /// Warnings.
     pub warnings: i64,
 }

@@ -18,12 +18,15 @@ fn kinds_of(content: &str) -> Vec<(&'static str, Severity)> {
         .collect()
 }
 
+/// (case name, flow content, expected (kind, severity) hits).
+type Case = (&'static str, String, Vec<(&'static str, Severity)>);
+
 const B: Severity = Severity::Blocking;
 const W: Severity = Severity::Warning;
 
 #[test]
 fn table_of_realistic_flows_gives_the_expected_findings() {
-    let cases: Vec<(&str, String, Vec<(&str, Severity)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "Lambda ARN with a literal region (CHAOS fix 16)",
             flow("InvokeLambdaFunction", r#"{"LambdaFunctionARN":"arn:aws:lambda:us-west-2:123456789012:function:DenylistCheck","InvocationTimeLimitSeconds":"3","ResponseValidation":{"ResponseType":"STRING_MAP"}}"#),

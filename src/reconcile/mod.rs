@@ -9,6 +9,7 @@ pub mod driver;
 pub mod group;
 pub mod k8s;
 pub mod membership;
+pub mod preflight;
 pub mod replica;
 
 use std::collections::HashMap;

@@ -13,6 +13,7 @@ mod e2e;
 mod e2e_admission;
 mod e2e_drift;
 mod e2e_lifecycle;
+mod e2e_preflight;
 mod e2e_rbac;
 mod emulator;
 mod emulator_preflight;
