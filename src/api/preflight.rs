@@ -105,3 +105,12 @@ pub struct PreflightStatus {
     /// Warnings.
     pub warnings: i64,
 }
+
+/// `TrafficDistribution.spec.crossRegionRouting`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CrossRegionRouting {
+    /// Contacts may be routed to agents in the other region (global routing on).
+    Enabled,
+    /// Cross-region routing off for every region (IsolatedAll=true).
+    Isolated,
+}

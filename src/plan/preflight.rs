@@ -355,6 +355,51 @@ pub fn refusing<'a>(
         .collect()
 }
 
+/// Whether moving telephony from `before` to `after` is refused: a region that gains telephony
+/// has blocking findings whose kinds are not in `accepted`. A move away from a region that is
+/// `down` is never refused (the emergency must go through). Returns the Stalled message.
+pub fn refuse_move(
+    st: &PreflightStatus,
+    before: &BTreeMap<String, i32>,
+    after: &BTreeMap<String, i32>,
+    accepted: &[String],
+    down: &BTreeSet<String>,
+) -> Option<String> {
+    let pct = |m: &BTreeMap<String, i32>, r: &str| m.get(r).copied().unwrap_or(0);
+    let regions: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    if regions
+        .iter()
+        .any(|r| pct(after, r) < pct(before, r) && down.contains(*r))
+    {
+        return None;
+    }
+    let refused: Vec<&PreflightFinding> = regions
+        .iter()
+        .filter(|r| pct(after, r) > pct(before, r))
+        .flat_map(|r| refusing(st, r, accepted))
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let kinds: BTreeSet<&str> = refused.iter().map(|f| f.kind.as_str()).collect();
+    let first: Vec<String> = refused
+        .iter()
+        .take(3)
+        .map(|f| {
+            format!(
+                "{} {} in {}: {}",
+                f.kind, f.resource.name, f.region, f.message
+            )
+        })
+        .collect();
+    Some(format!(
+        "telephony would move into a region with {} blocking preflight findings: {}; fix them or list the kinds in spec.acceptRisks ({})",
+        refused.len(),
+        first.join("; "),
+        kinds.into_iter().collect::<Vec<_>>().join(", ")
+    ))
+}
+
 #[cfg(test)]
 #[path = "preflight_tests.rs"]
 mod tests;

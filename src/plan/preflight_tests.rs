@@ -1,6 +1,8 @@
 //! Findings assembly: each source of findings, the region each concerns, status bounds,
 //! FailoverReady and which findings refuse a move into a region.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::*;
 
 const W2: &str = "us-west-2";
@@ -183,4 +185,93 @@ fn only_unaccepted_blocking_findings_about_the_target_region_refuse_a_move() {
     assert_eq!(refusing(&st, E1, &[]).len(), 1);
     assert!(refusing(&st, W2, &[]).is_empty());
     assert!(refusing(&st, E1, &[kinds::FLOW_HARDCODED_REGION.to_string()]).is_empty());
+}
+
+fn split(w2: i32, e1: i32) -> BTreeMap<String, i32> {
+    [(W2.to_string(), w2), (E1.to_string(), e1)].into()
+}
+
+fn hardcoded_status() -> PreflightStatus {
+    let mut i = base();
+    i.lambdas
+        .insert(W2.into(), vec![lambda(W2, "DenylistCheck")]);
+    i.lambdas
+        .insert(E1.into(), vec![lambda(E1, "DenylistCheck")]);
+    i.flows = vec![flow(E1, HARDCODED)];
+    status(&findings(&i))
+}
+
+#[test]
+fn a_failover_onto_a_replica_with_blocking_findings_is_refused_naming_them() {
+    let msg = refuse_move(
+        &hardcoded_status(),
+        &split(100, 0),
+        &split(0, 100),
+        &[],
+        &BTreeSet::new(),
+    )
+    .expect("refused");
+    assert!(
+        msg.contains("FlowHardcodedRegion Legacy support inbound in us-east-1"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("spec.acceptRisks (FlowHardcodedRegion)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn accepted_kinds_let_the_move_through() {
+    assert!(
+        refuse_move(
+            &hardcoded_status(),
+            &split(100, 0),
+            &split(0, 100),
+            &[kinds::FLOW_HARDCODED_REGION.to_string()],
+            &BTreeSet::new(),
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn a_failover_away_from_a_region_that_is_down_is_never_refused() {
+    let down: BTreeSet<String> = [W2.to_string()].into();
+    assert!(
+        refuse_move(
+            &hardcoded_status(),
+            &split(100, 0),
+            &split(0, 100),
+            &[],
+            &down
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn moving_telephony_back_to_a_region_without_findings_is_not_refused() {
+    let none = BTreeSet::new();
+    assert!(
+        refuse_move(
+            &hardcoded_status(),
+            &split(0, 100),
+            &split(100, 0),
+            &[],
+            &none
+        )
+        .is_none()
+    );
+    // the agent-only or unchanged split moves no telephony
+    assert!(
+        refuse_move(
+            &hardcoded_status(),
+            &split(50, 50),
+            &split(50, 50),
+            &[],
+            &none
+        )
+        .is_none()
+    );
 }

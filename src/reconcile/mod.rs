@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
+pub mod distribution_preflight;
 pub mod driver;
 pub mod group;
 pub mod k8s;
