@@ -481,6 +481,10 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         converge(&engine, &world, false, args.timeout, |l| println!("{l}")).await;
     }
     println!("\nLive Connect state:{}", summary(&engine, &world).await);
+    print!(
+        "{}",
+        crate::preflight_cli::render(&crate::preflight_cli::sections(&world), "text")
+    );
     let stalled = progress
         .iter()
         .filter(|p| matches!(p.verdict, Verdict::Stalled { .. }))
@@ -535,12 +539,22 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         })
         .collect();
     let report = Report::new(&dry.writes(), objects);
+    let preflight = crate::preflight_cli::sections(&world);
     match args.output.as_str() {
-        "json" => println!("{}", report.json()),
-        "markdown" => print!("{}", report.markdown()),
+        "json" => {
+            let mut v: serde_json::Value = serde_json::from_str(&report.json())?;
+            v["preflight"] = crate::plan::preflight_report::json_value(&preflight);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        "markdown" => print!(
+            "{}{}",
+            report.markdown(),
+            crate::preflight_cli::render(&preflight, "markdown")
+        ),
         _ => {
             println!("{n} manifests valid. Planning against live Connect (no changes are made):");
             print!("{}", report.text());
+            print!("{}", crate::preflight_cli::render(&preflight, "text"));
         }
     }
     if report.has_changes() {

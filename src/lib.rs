@@ -14,4 +14,5 @@ pub mod emulator;
 pub mod leader;
 pub mod metrics;
 pub mod plan;
+pub mod preflight_cli;
 pub mod reconcile;

@@ -18,6 +18,9 @@ enum Command {
     Emulator(connect_gr::emulator::EmulatorArgs),
     /// Show what the controller would do for these manifests, without a cluster.
     Plan(connect_gr::demo::PlanArgs),
+    /// Failover readiness of the manifests' InstanceReplicas against live Connect (exit 2 when
+    /// a finding is blocking).
+    Preflight(connect_gr::preflight_cli::PreflightArgs),
     /// The main job on the embedded default: emulator + reconcile of the examples.
     Demo(connect_gr::demo::DemoArgs),
     /// See and manage a caller denylist table.
@@ -32,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Crds(args) => connect_gr::api::run_crds(args),
         Command::Emulator(args) => connect_gr::emulator::run(args).await,
         Command::Plan(args) => connect_gr::demo::run_plan(args).await,
+        Command::Preflight(args) => connect_gr::preflight_cli::run(args).await,
         Command::Demo(args) => connect_gr::demo::run_demo(args).await,
         Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,
     }

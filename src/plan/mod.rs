@@ -8,6 +8,7 @@ pub mod flow_scan;
 pub mod group;
 pub mod membership;
 pub mod preflight;
+pub mod preflight_report;
 pub mod replica;
 pub mod report;
 pub mod sweep;

@@ -142,6 +142,16 @@ pub fn findings(input: &PreflightInput) -> Vec<PreflightFinding> {
             "rename or remove the conflicting resource in the replica region; replication resumes",
         ));
     }
+    // Blocking means "works in one region, breaks in the other": a Lambda function associated
+    // in no region fails everywhere already, so findings about it are warnings.
+    let anywhere: BTreeSet<&str> = input
+        .lambdas
+        .values()
+        .flatten()
+        .filter_map(|a| flow_scan::lambda_name(a))
+        .collect();
+    let dead = |name: Option<&str>| name.is_some_and(|n| !anywhere.contains(n));
+    const DEAD: &str = " (the function is associated in no region: the flow fails in both)";
     // flows: a literal region breaks the flow where it runs in another region
     let mut referenced: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for f in &input.flows {
@@ -154,14 +164,23 @@ pub fn findings(input: &PreflightInput) -> Vec<PreflightFinding> {
                 Some(r) => format!("names {r} literally"),
                 None => "cannot be checked".to_string(),
             };
+            let unused = dead(flow_scan::lambda_name(&h.value));
             out.push(finding(
                 h.kind,
-                h.severity,
+                if unused {
+                    Severity::Warning
+                } else {
+                    h.severity
+                },
                 (f.resource_type, f.name.clone(), f.arn.clone()),
                 &f.region,
                 format!(
-                    "{} {:?} {what} at {}: {}",
-                    f.resource_type, f.name, h.location, h.value
+                    "{} {:?} {what} at {}: {}{}",
+                    f.resource_type,
+                    f.name,
+                    h.location,
+                    h.value,
+                    if unused { DEAD } else { "" }
                 ),
                 fix_for(h.kind),
             ));
@@ -211,10 +230,13 @@ pub fn findings(input: &PreflightInput) -> Vec<PreflightFinding> {
             {
                 out.push(finding(
                     kinds::LAMBDA_NOT_ASSOCIATED,
-                    Severity::Blocking,
+                    if dead(Some(name)) { Severity::Warning } else { Severity::Blocking },
                     ("LambdaFunction", name.clone(), None),
                     region,
-                    format!("flow {flow:?} invokes Lambda function {name}, which is not associated with the instance in {region}"),
+                    format!(
+                        "flow {flow:?} invokes Lambda function {name}, which is not associated with the instance in {region}{}",
+                        if dead(Some(name)) { DEAD } else { "" }
+                    ),
                     "associate a function of that name in this region (AssociateLambdaFunction)",
                 ));
             }

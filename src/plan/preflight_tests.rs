@@ -87,18 +87,35 @@ fn lambda_names_that_differ_between_regions_give_a_finding_each_way() {
 }
 
 #[test]
-fn a_flow_invoking_a_lambda_nobody_associated_is_blocking_where_it_runs() {
+fn a_flow_invoking_a_lambda_associated_in_one_region_is_reported_once_for_the_other() {
     let mut i = base();
     let good = HARDCODED.replace("us-west-2", "$.AwsRegion");
     i.flows = vec![flow(W2, &good), flow(E1, &good)];
+    i.lambdas
+        .insert(W2.into(), vec![lambda(W2, "DenylistCheck")]);
+    assert_eq!(
+        kinds_regions(&findings(&i)),
+        [(kinds::LAMBDA_ONE_REGION, E1)]
+    );
+}
+
+#[test]
+fn a_function_associated_in_no_region_gives_warnings_not_blocking_findings() {
+    // the flow fails in both regions already: a failover makes nothing worse
+    let mut i = base();
+    i.flows = vec![flow(W2, HARDCODED), flow(E1, HARDCODED)];
     let f = findings(&i);
     assert_eq!(
         kinds_regions(&f),
         [
+            (kinds::FLOW_HARDCODED_REGION, E1),
             (kinds::LAMBDA_NOT_ASSOCIATED, E1),
             (kinds::LAMBDA_NOT_ASSOCIATED, W2)
         ]
     );
+    assert!(f.iter().all(|f| f.severity == Severity::Warning), "{f:?}");
+    assert!(f[0].message.contains("associated in no region"), "{f:?}");
+    assert!(failover_ready(&status(&f)).0);
 }
 
 #[test]

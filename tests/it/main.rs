@@ -5,6 +5,7 @@ mod support;
 
 mod argocd;
 mod cli;
+mod cli_preflight;
 mod crds;
 mod denylist;
 mod deploy;
