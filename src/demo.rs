@@ -503,6 +503,10 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         converge(&engine, &world, false, args.timeout, |l| println!("{l}")).await;
     }
     println!("\nLive Connect state:{}", summary(&engine, &world).await);
+    print!(
+        "{}",
+        crate::preflight_cli::render(&crate::preflight_cli::sections(&world), "text")
+    );
     let stalled = progress
         .iter()
         .filter(|p| matches!(p.verdict, Verdict::Stalled { .. }))

@@ -16,5 +16,6 @@ pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod plan_command;
+pub mod preflight_cli;
 pub mod reconcile;
 pub mod snapshot;

@@ -20,6 +20,9 @@ enum Command {
     Plan(connect_gr::plan_command::PlanArgs),
     /// Break-glass: apply manifests to live Connect through the same driver, without a cluster.
     Apply(connect_gr::apply::ApplyArgs),
+    /// Failover readiness of the manifests' InstanceReplicas against live Connect (exit 2 when
+    /// a finding is blocking).
+    Preflight(connect_gr::preflight_cli::PreflightArgs),
     /// The main job on the embedded default: emulator + reconcile of the examples.
     Demo(connect_gr::demo::DemoArgs),
     /// See and manage a caller denylist table.
@@ -35,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Emulator(args) => connect_gr::emulator::run(args).await,
         Command::Plan(args) => connect_gr::plan_command::run_plan(args).await,
         Command::Apply(args) => connect_gr::apply::run_apply(args).await,
+        Command::Preflight(args) => connect_gr::preflight_cli::run(args).await,
         Command::Demo(args) => connect_gr::demo::run_demo(args).await,
         Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,
     }

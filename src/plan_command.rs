@@ -137,9 +137,19 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
     } else {
         complete(live, &world, args.timeout).await?
     };
+    // Failover readiness as the InstanceReplicas' passes found it (issue 12).
+    let preflight = crate::preflight_cli::sections(&world);
     match args.output.as_str() {
-        "json" => println!("{}", report.json()),
-        "markdown" => print!("{}", report.markdown()),
+        "json" => {
+            let mut v: serde_json::Value = serde_json::from_str(&report.json())?;
+            v["preflight"] = crate::plan::preflight_report::json_value(&preflight);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        "markdown" => print!(
+            "{}{}",
+            report.markdown(),
+            crate::preflight_cli::render(&preflight, "markdown")
+        ),
         _ => {
             println!(
                 "{n} manifests valid. Planning against live Connect (no changes are made){}:",
@@ -150,6 +160,7 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
                 }
             );
             print!("{}", report.text());
+            print!("{}", crate::preflight_cli::render(&preflight, "text"));
         }
     }
     if report.has_changes() {

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 
+use crate::connect::LexBotRef;
 use crate::connect::{
     ConnectApi, ConnectError, PhoneNumberInfo, Priority, arn_account, arn_region, instance_id_of,
 };
 use crate::demo::World;
+use crate::emulator::flows::{BotSpec, FindingSpec, FlowSpec};
 use crate::emulator::model::{GroupSpec, InstanceSpec, PhoneSpec, StateFile, UserSpec};
 
 /// An instance the manifests name: its id and the region to ask first.
@@ -147,6 +149,44 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                 });
             }
         }
+        let mut bots = BTreeMap::new();
+        for r in &regions {
+            match connect.list_bots(r, &id).await {
+                Ok(b) => {
+                    bots.insert(r.clone(), b.into_iter().map(bot_spec).collect());
+                }
+                Err(ConnectError::NotFound(_)) => {}
+                Err(e) => return Err(e).context(format!("ListBots in {r}")),
+            }
+        }
+        // Some(isolated) when the instance has global routing; None when Connect refuses the
+        // call (not enabled) or the instance is not replicated.
+        let routing = match replica {
+            Some(_) => connect
+                .get_cross_region_routing(&source, &id)
+                .await
+                .ok()
+                .map(|isolated| !isolated.is_empty()),
+            None => None,
+        };
+        let mut findings = Vec::new();
+        if replica.is_some() {
+            for t in crate::reconcile::preflight::FINDING_TYPES {
+                let Ok(f) = connect.list_replication_findings(&source, &id, t).await else {
+                    continue;
+                };
+                findings.extend(f.findings.into_iter().map(|f| FindingSpec {
+                    resource_type: f.resource_type,
+                    name: f.name.unwrap_or_default(),
+                    id: None,
+                    arn: f.arn,
+                    region: f.region,
+                    operation: "UPDATE".into(),
+                    reference_code: f.reference_code.unwrap_or_default(),
+                    message: f.message.unwrap_or_default(),
+                }));
+            }
+        }
         file.instances.push(InstanceSpec {
             id: id.clone(),
             account: arn_account(&info.arn).map(str::to_string),
@@ -184,7 +224,12 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                 })
                 .collect(),
             lambda_functions: lambdas,
-            global_routing: true,
+            global_routing: routing.is_some(),
+            isolated: routing.unwrap_or(false),
+            contact_flows: flows(connect, &source, &id, false).await?,
+            flow_modules: flows(connect, &source, &id, true).await?,
+            lex_bots: bots,
+            replication_findings: findings,
         });
         if let Some(a) = arn_account(&info.arn)
             && !file.accounts.iter().any(|x| x.id == a)
@@ -194,4 +239,38 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
         }
     }
     Ok(file)
+}
+
+fn bot_spec(b: LexBotRef) -> BotSpec {
+    match b {
+        LexBotRef::V2 { alias_arn } => BotSpec::V2(alias_arn),
+        LexBotRef::V1 { name, lex_region } => BotSpec::V1 { name, lex_region },
+    }
+}
+
+/// Flows (or modules) with their published content, as the state file holds them.
+async fn flows(
+    connect: &dyn ConnectApi,
+    region: &str,
+    instance_id: &str,
+    module: bool,
+) -> anyhow::Result<Vec<FlowSpec>> {
+    let list = match connect.list_flows(region, instance_id, module).await {
+        Ok(l) => l,
+        Err(ConnectError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e).context("ListContactFlows"),
+    };
+    let mut out = Vec::new();
+    for f in list {
+        let content = connect
+            .describe_flow_content(region, instance_id, module, &f.id)
+            .await?;
+        out.push(FlowSpec {
+            name: f.name,
+            flow_type: None,
+            description: None,
+            content: serde_json::from_str(&content).unwrap_or(serde_json::Value::String(content)),
+        });
+    }
+    Ok(out)
 }

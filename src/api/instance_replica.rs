@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Alias","type":"string","jsonPath":".spec.replicaAlias"}"#,
     printcolumn = r#"{"name":"Replication","type":"string","jsonPath":".status.replication[*].status"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"FailoverReady","type":"string","jsonPath":".status.conditions[?(@.type==\"FailoverReady\")].status"}"#,
+    printcolumn = r#"{"name":"Blocking","type":"integer","jsonPath":".status.preflight.blocking"}"#,
+    printcolumn = r#"{"name":"Warnings","type":"integer","jsonPath":".status.preflight.warnings"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -97,4 +100,8 @@ pub struct InstanceReplicaStatus {
     /// The resource that blocks replication (ResourceConflictException), until resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<String>,
+    /// Failover readiness: what would break in a region before a failover does (refreshed at
+    /// the resync period and on `connectgr.io/reconcile-now`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<super::preflight::PreflightStatus>,
 }

@@ -15,6 +15,7 @@ pub mod conditions;
 pub mod crd;
 pub mod drift;
 pub mod instance_replica;
+pub mod preflight;
 pub mod reasons;
 pub mod regions;
 pub mod rollout;

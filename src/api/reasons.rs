@@ -87,3 +87,14 @@ pub const ROLLOUT_PAUSED: &str = "RolloutPaused";
 pub const GATE_FAILED: &str = "GateFailed";
 /// Normal Event: a gated rollout resumed on connectgr.io/resume.
 pub const ROLLOUT_RESUMED: &str = "RolloutResumed";
+// Preflight and cross-region routing
+/// FailoverReady=True: no preflight finding is blocking.
+pub const NO_BLOCKING_FINDINGS: &str = "NoBlockingFindings";
+/// FailoverReady=False: blocking findings (their count in the message).
+pub const BLOCKING_FINDINGS: &str = "BlockingFindings";
+/// The preflight reads failed (FailoverReady=Unknown).
+pub const PREFLIGHT_UNKNOWN: &str = "PreflightUnknown";
+/// A TrafficDistribution would move telephony into a region with blocking findings.
+pub const PREFLIGHT_BLOCKING: &str = "PreflightBlocking";
+/// The instance is not enabled for global routing (crossRegionRouting cannot be applied).
+pub const GLOBAL_ROUTING_UNAVAILABLE: &str = "GlobalRoutingUnavailable";

@@ -49,6 +49,8 @@ fn tdist() -> TrafficDistributionSpec {
         rollout: None,
         drift_policy: None,
         drift_pause_seconds: 3600,
+        accept_risks: vec![],
+        cross_region_routing: None,
     }
 }
 

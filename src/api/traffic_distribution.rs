@@ -65,6 +65,15 @@ pub struct TrafficDistributionSpec {
     #[serde(default = "default_drift_pause_seconds")]
     #[schemars(default = "default_drift_pause_seconds")]
     pub drift_pause_seconds: i64,
+    /// Preflight finding kinds (e.g. FlowHardcodedRegion) accepted for a move of telephony into
+    /// a region with blocking findings on the InstanceReplica; others refuse it (Stalled,
+    /// PreflightBlocking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_risks: Vec<String>,
+    /// Global routing between the regions (default group only): Enabled, or Isolated
+    /// (UpdateCrossRegionRouting IsolatedAll). Left as it is when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_region_routing: Option<super::preflight::CrossRegionRouting>,
 }
 
 fn default_drift_pause_seconds() -> i64 {
@@ -186,6 +195,9 @@ pub struct TrafficDistributionStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Cross-region routing as Connect reports it (Enabled | Isolated), when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_region_routing: Option<super::preflight::CrossRegionRouting>,
     /// Ready, Reconciling and Stalled (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -274,4 +274,38 @@ impl ConnectApi for DryRun {
     ) -> ConnectResult<CurrentMetrics> {
         self.inner.get_current_metrics(r, i, f).await
     }
+    // Preflight and cross-region routing
+    async fn list_flows(&self, r: &str, i: &str, m: bool) -> ConnectResult<Vec<FlowSummary>> {
+        self.inner.list_flows(r, i, m).await
+    }
+    async fn describe_flow_content(
+        &self,
+        r: &str,
+        i: &str,
+        m: bool,
+        id: &str,
+    ) -> ConnectResult<String> {
+        self.inner.describe_flow_content(r, i, m, id).await
+    }
+    async fn list_bots(&self, r: &str, i: &str) -> ConnectResult<Vec<LexBotRef>> {
+        self.inner.list_bots(r, i).await
+    }
+    async fn list_replication_findings(
+        &self,
+        r: &str,
+        i: &str,
+        t: &str,
+    ) -> ConnectResult<ReplicationFindings> {
+        self.inner.list_replication_findings(r, i, t).await
+    }
+    async fn get_cross_region_routing(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
+        self.inner.get_cross_region_routing(r, i).await
+    }
+    async fn update_cross_region_routing(&self, r: &str, i: &str, iso: bool) -> ConnectResult<()> {
+        self.record(
+            r,
+            format!("UpdateCrossRegionRouting instance={i} isolatedAll={iso}"),
+        );
+        Ok(())
+    }
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod ratelimit;
 mod sdk;
 mod types;
+mod types_preflight;
 
 pub use dry_run::DryRun;
 pub use error::{ConnectError, ErrorClass};
@@ -15,6 +16,7 @@ pub use ratelimit::{
 };
 pub use sdk::{SdkConnect, SdkConnectConfig, new_connect};
 pub use types::*;
+pub use types_preflight::*;
 
 use async_trait::async_trait;
 
@@ -168,4 +170,41 @@ pub trait ConnectApi: Send + Sync {
         instance_id: &str,
         filter: &MetricFilter,
     ) -> ConnectResult<CurrentMetrics>;
+    // Preflight and cross-region routing
+    /// Flows (`module = false`, ListContactFlows) or flow modules (ListContactFlowModules).
+    async fn list_flows(
+        &self,
+        region: &str,
+        instance_id: &str,
+        module: bool,
+    ) -> ConnectResult<Vec<FlowSummary>>;
+    /// The published content of a flow or module (DescribeContactFlow / DescribeContactFlowModule).
+    async fn describe_flow_content(
+        &self,
+        region: &str,
+        instance_id: &str,
+        module: bool,
+        id: &str,
+    ) -> ConnectResult<String>;
+    /// Lex bot associations of the instance in `region` (ListBots, V2 then V1).
+    async fn list_bots(&self, region: &str, instance_id: &str) -> ConnectResult<Vec<LexBotRef>>;
+    async fn list_replication_findings(
+        &self,
+        region: &str,
+        instance_id: &str,
+        resource_type: &str,
+    ) -> ConnectResult<ReplicationFindings>;
+    /// The regions with cross-region routing off (GetCrossRegionRouting).
+    async fn get_cross_region_routing(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<Vec<String>>;
+    /// UpdateCrossRegionRouting with `IsolatedAll` always set.
+    async fn update_cross_region_routing(
+        &self,
+        region: &str,
+        instance_id: &str,
+        isolated_all: bool,
+    ) -> ConnectResult<()>;
 }

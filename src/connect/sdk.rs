@@ -990,6 +990,261 @@ impl ConnectApi for SdkConnect {
         )
         .await
     }
+
+    // Preflight and cross-region routing
+    async fn list_flows(
+        &self,
+        region: &str,
+        instance_id: &str,
+        module: bool,
+    ) -> ConnectResult<Vec<FlowSummary>> {
+        if module {
+            return self
+                .paginate(
+                    region,
+                    "ListContactFlowModules",
+                    Priority::Background,
+                    |c, tok| async move {
+                        let out = c
+                            .list_contact_flow_modules()
+                            .instance_id(instance_id)
+                            .max_results(1000)
+                            .set_next_token(tok)
+                            .send()
+                            .await
+                            .map_err(classify)?;
+                        let items = out
+                            .contact_flow_modules_summary_list()
+                            .iter()
+                            .map(|m| FlowSummary {
+                                id: m.id().unwrap_or_default().to_string(),
+                                arn: m.arn().map(str::to_string),
+                                name: m.name().unwrap_or_default().to_string(),
+                            })
+                            .collect();
+                        Ok((items, out.next_token().map(str::to_string)))
+                    },
+                )
+                .await;
+        }
+        self.paginate(
+            region,
+            "ListContactFlows",
+            Priority::Background,
+            |c, tok| async move {
+                let out = c
+                    .list_contact_flows()
+                    .instance_id(instance_id)
+                    .max_results(1000)
+                    .set_next_token(tok)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let items = out
+                    .contact_flow_summary_list()
+                    .iter()
+                    .map(|f| FlowSummary {
+                        id: f.id().unwrap_or_default().to_string(),
+                        arn: f.arn().map(str::to_string),
+                        name: f.name().unwrap_or_default().to_string(),
+                    })
+                    .collect();
+                Ok((items, out.next_token().map(str::to_string)))
+            },
+        )
+        .await
+    }
+
+    async fn describe_flow_content(
+        &self,
+        region: &str,
+        instance_id: &str,
+        module: bool,
+        id: &str,
+    ) -> ConnectResult<String> {
+        if module {
+            return self
+                .call(
+                    region,
+                    "DescribeContactFlowModule",
+                    Priority::Background,
+                    |c| async move {
+                        let out = c
+                            .describe_contact_flow_module()
+                            .instance_id(instance_id)
+                            .contact_flow_module_id(id)
+                            .send()
+                            .await
+                            .map_err(classify)?;
+                        Ok(out
+                            .contact_flow_module()
+                            .and_then(|m| m.content())
+                            .unwrap_or_default()
+                            .to_string())
+                    },
+                )
+                .await;
+        }
+        self.call(
+            region,
+            "DescribeContactFlow",
+            Priority::Background,
+            |c| async move {
+                let out = c
+                    .describe_contact_flow()
+                    .instance_id(instance_id)
+                    .contact_flow_id(id)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(out
+                    .contact_flow()
+                    .and_then(|f| f.content())
+                    .unwrap_or_default()
+                    .to_string())
+            },
+        )
+        .await
+    }
+
+    async fn list_bots(&self, region: &str, instance_id: &str) -> ConnectResult<Vec<LexBotRef>> {
+        let mut all = Vec::new();
+        for version in [t::LexVersion::V2, t::LexVersion::V1] {
+            let page = self
+                .paginate(region, "ListBots", Priority::Background, |c, tok| {
+                    let version = version.clone();
+                    async move {
+                        let out = c
+                            .list_bots()
+                            .instance_id(instance_id)
+                            .lex_version(version)
+                            .max_results(25)
+                            .set_next_token(tok)
+                            .send()
+                            .await
+                            .map_err(classify)?;
+                        let items: Vec<LexBotRef> = out
+                            .lex_bots()
+                            .iter()
+                            .filter_map(|b| {
+                                if let Some(v2) = b.lex_v2_bot() {
+                                    return v2.alias_arn().map(|a| LexBotRef::V2 {
+                                        alias_arn: a.to_string(),
+                                    });
+                                }
+                                b.lex_bot().map(|v1| LexBotRef::V1 {
+                                    name: v1.name().to_string(),
+                                    lex_region: v1.lex_region().to_string(),
+                                })
+                            })
+                            .collect();
+                        Ok((items, out.next_token().map(str::to_string)))
+                    }
+                })
+                .await?;
+            all.extend(page);
+        }
+        Ok(all)
+    }
+
+    async fn list_replication_findings(
+        &self,
+        region: &str,
+        instance_id: &str,
+        resource_type: &str,
+    ) -> ConnectResult<ReplicationFindings> {
+        let pages = self
+            .paginate(
+                region,
+                "ListReplicationFindings",
+                Priority::Background,
+                |c, tok| async move {
+                    let out = c
+                        .list_replication_findings()
+                        .instance_id(instance_id)
+                        .resource_type(resource_type)
+                        .max_results(100)
+                        .set_next_token(tok)
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                    let findings: Vec<ReplicationFindingInfo> = out
+                        .replication_findings_list()
+                        .iter()
+                        .map(|f| ReplicationFindingInfo {
+                            resource_type: f.resource_type().to_string(),
+                            name: f.name().map(str::to_string),
+                            arn: Some(f.arn().to_string()).filter(|a| !a.is_empty()),
+                            region: f.region().map(str::to_string),
+                            reference_code: f.reference_code().map(str::to_string),
+                            message: f.message().map(str::to_string),
+                        })
+                        .collect();
+                    let drifted: Vec<(String, i64)> = out
+                        .approximate_drifted_resource_counts()
+                        .iter()
+                        .map(|d| (d.region().to_string(), d.count()))
+                        .collect();
+                    Ok((
+                        vec![ReplicationFindings { findings, drifted }],
+                        out.next_token().map(str::to_string),
+                    ))
+                },
+            )
+            .await?;
+        let mut all = ReplicationFindings::default();
+        for p in pages {
+            all.findings.extend(p.findings);
+            // the counts are the same on every page
+            all.drifted = p.drifted;
+        }
+        Ok(all)
+    }
+
+    async fn get_cross_region_routing(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> ConnectResult<Vec<String>> {
+        self.call(
+            region,
+            "GetCrossRegionRouting",
+            Priority::Urgent,
+            |c| async move {
+                let out = c
+                    .get_cross_region_routing()
+                    .instance_id(instance_id)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(out.isolated_regions().to_vec())
+            },
+        )
+        .await
+    }
+
+    async fn update_cross_region_routing(
+        &self,
+        region: &str,
+        instance_id: &str,
+        isolated_all: bool,
+    ) -> ConnectResult<()> {
+        self.call(
+            region,
+            "UpdateCrossRegionRouting",
+            Priority::Urgent,
+            |c| async move {
+                c.update_cross_region_routing()
+                    .instance_id(instance_id)
+                    .isolated_all(isolated_all)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            },
+        )
+        .await
+    }
 }
 
 /// Builds the production `ConnectApi`.

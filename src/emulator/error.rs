@@ -28,7 +28,10 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         let mut m = self.extra.clone();
-        m.insert("Message".into(), json!(self.message));
+        // InvalidContactFlowException has no Message member, only `problems` (wave-2 §4.1).
+        if self.error_type != "InvalidContactFlowException" {
+            m.insert("Message".into(), json!(self.message));
+        }
         m.insert("__type".into(), json!(self.error_type));
         Value::Object(m)
     }

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod flows;
 pub mod model;
 pub mod ops;
 pub mod page;

@@ -144,6 +144,19 @@ pub struct InstanceSpec {
     /// of both regions and whether the cross-region-routing operations are available.
     #[serde(default = "yes")]
     pub global_routing: bool,
+    /// Cross-region routing turned off (UpdateCrossRegionRouting IsolatedAll=true).
+    #[serde(default)]
+    pub isolated: bool,
+    // Preflight: flows, modules, Lex bots and replication findings (see `flows.rs`).
+    #[serde(default)]
+    pub contact_flows: Vec<super::flows::FlowSpec>,
+    #[serde(default)]
+    pub flow_modules: Vec<super::flows::FlowSpec>,
+    /// Lex bot associations per region (not mirrored).
+    #[serde(default)]
+    pub lex_bots: BTreeMap<String, Vec<super::flows::BotSpec>>,
+    #[serde(default)]
+    pub replication_findings: Vec<super::flows::FindingSpec>,
 }
 
 fn yes() -> bool {
@@ -243,6 +256,11 @@ pub fn default_state_file(agents: Option<usize>) -> StateFile {
                 .collect(),
             lambda_functions: BTreeMap::new(),
             global_routing: true,
+            isolated: false,
+            contact_flows: super::flows::default_flows(),
+            flow_modules: vec![],
+            lex_bots: BTreeMap::new(),
+            replication_findings: vec![],
         }],
         region_pairs: vec![],
         groups: vec![],
@@ -317,6 +335,8 @@ pub struct Instance {
     pub replication_fails: bool,
     /// Enabled for global routing (see [`InstanceSpec::global_routing`]).
     pub global_routing: bool,
+    /// Cross-region routing off for every region of the instance (IsolatedAll).
+    pub isolated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -532,6 +552,8 @@ pub struct State {
     pub idempotency: HashMap<(String, String, String), Idem>,
     /// Agent presence and queue health per region (real-time metrics).
     pub presence: super::presence::Presence,
+    /// Flows, modules, Lex bots, replication findings (see `flows.rs`).
+    pub flows: super::flows::FlowState,
 }
 
 impl State {
@@ -611,7 +633,18 @@ impl State {
                     replica,
                     replication_fails: spec.replication_fails,
                     global_routing: spec.global_routing,
+                    isolated: spec.isolated,
                 },
+            );
+            s.flows.load(
+                &s.instances[&id],
+                super::flows::InstanceFlows {
+                    contact_flows: &spec.contact_flows,
+                    flow_modules: &spec.flow_modules,
+                    lex_bots: &spec.lex_bots,
+                    replication_findings: &spec.replication_findings,
+                },
+                past,
             );
             for name in &spec.routing_profiles {
                 let rid = routing_profile_id(&id, name);
@@ -938,7 +971,7 @@ impl State {
                 json!({
                     "id": i.id, "account": i.account, "alias": i.alias, "region": i.region,
                     "identityManagementType": i.identity_management_type, "status": i.status,
-                    "arn": i.arn(&i.region), "globalRouting": i.global_routing,
+                    "arn": i.arn(&i.region), "globalRouting": i.global_routing, "isolated": i.isolated,
                     "replica": i.replica.as_ref().map(|r| json!({
                         "region": r.region, "alias": r.alias, "arn": i.arn(&r.region),
                         "status": replication_status(rep),
@@ -1004,6 +1037,7 @@ impl State {
             "users": users,
             "phoneNumbers": phones,
             "lambdaFunctions": lambdas,
+            "preflight": self.flows.dump(),
         })
     }
 }

@@ -462,6 +462,13 @@ fn control(app: &App, method: &Method, rest: &str, query: Option<&str>, bytes: &
                 Err(e) => bad(format!("invalid presence: {e}")),
             }
         }
+        ("POST", "replication-findings") => {
+            let mut g = app.inner.lock();
+            match ops::control_set_findings(&mut g.state, &body) {
+                Ok(v) => ok(v),
+                Err(m) => bad(m),
+            }
+        }
         ("GET", "quotas") | ("POST", "quotas") => {
             let mut g = app.inner.lock();
             if let Some(e) = body.get("enabled").and_then(|v| v.as_bool()) {

@@ -4,9 +4,12 @@
 
 pub mod distribution;
 pub mod drift;
+pub mod flow_scan;
 pub mod gates;
 pub mod group;
 pub mod membership;
+pub mod preflight;
+pub mod preflight_report;
 pub mod replica;
 pub mod report;
 pub mod sweep;

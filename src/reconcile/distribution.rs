@@ -62,6 +62,9 @@ fn record(status: &mut TrafficDistributionStatus, d: &Distribution, regions: &[S
     status.agents = Some(d.agents.clone()).filter(|m| !m.is_empty());
     status.sign_in = Some(d.sign_in.clone()).filter(|m| !m.is_empty());
     status.split = Some(summary(d, regions));
+    if let Some(r) = status.cross_region_routing {
+        status.split = status.split.take().map(|s| format!("{s}, routing {r:?}"));
+    }
 }
 
 pub async fn apply(
@@ -104,6 +107,15 @@ async fn steps(
         Err(wait) => return Ok(super::rollout::while_busy(obj, status, wait)),
     };
     record(status, &observed, &regions);
+    let order = preferred_regions(
+        want.telephony.as_ref().unwrap_or(&observed.telephony),
+        &regions,
+    );
+    if let Some(end) =
+        super::distribution_preflight::routing(engine, obj, &group, &order, status).await?
+    {
+        return Ok(end);
+    }
     let since_last = status.last_shift_time.as_ref().map(|t| {
         let secs = now.as_second() - t.0.as_second();
         Duration::from_secs(secs.max(0) as u64)
@@ -261,6 +273,13 @@ async fn steps(
             ))
         }
         Decision::Update { update, last_step } => {
+            if let Some(end) = super::distribution_preflight::gate(
+                engine, objects, obj, &group, &observed, &update,
+            )
+            .await?
+            {
+                return Ok(end);
+            }
             let served = execute(engine, &group.arn, &want, &observed, &update, &regions).await?;
             let after = applied(&observed, &update);
             record(status, &after, &regions);

@@ -5,11 +5,13 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
+pub mod distribution_preflight;
 pub mod driver;
 pub mod gates;
 pub mod group;
 pub mod k8s;
 pub mod membership;
+pub mod preflight;
 pub mod replica;
 pub mod rollout;
 

@@ -13,11 +13,16 @@ pub async fn apply(
     engine: &Engine,
     obj: &InstanceReplica,
     _objects: &dyn Objects,
-    _now: Timestamp,
+    now: Timestamp,
 ) -> Pass<InstanceReplicaStatus> {
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
     let result = steps(engine, obj, &mut status, &mut notes).await;
+    if let Ok(end) = &result {
+        let id = instance_id_of(&obj.spec.instance_id);
+        let complete = end.verdict.is_ready();
+        super::preflight::refresh(&*engine.connect, obj, id, complete, &mut status, now).await;
+    }
     Pass {
         status,
         notes,

@@ -1726,6 +1726,7 @@ async fn responses_match_botocore_service_model() {
         .current_metrics(metric(M::AgentsOnline))
         .send()
         .await;
+    crate::emulator_preflight::preflight_operations_scenario(&emu).await;
     drop(emu);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses");

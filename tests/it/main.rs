@@ -5,6 +5,7 @@ mod support;
 
 mod argocd;
 mod cli;
+mod cli_preflight;
 mod crds;
 mod denylist;
 mod deploy;
@@ -16,8 +17,10 @@ mod e2e_drift;
 mod e2e_gates;
 mod e2e_lifecycle;
 mod e2e_plan;
+mod e2e_preflight;
 mod e2e_rbac;
 mod emulator;
 mod emulator_metrics;
+mod emulator_preflight;
 mod helm;
 mod image;

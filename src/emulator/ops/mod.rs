@@ -7,11 +7,13 @@
 
 mod common;
 mod distribution;
+mod flows;
 mod groups;
 mod instances;
 mod lambda;
 mod metrics;
 mod numbers;
+mod routing;
 mod search;
 mod tags;
 mod users;
@@ -24,6 +26,7 @@ use super::error::ApiError;
 use super::model::{State, Timings};
 use super::quota::Limit;
 
+pub use flows::control_set_findings;
 pub use users::control_create_user;
 
 /// An operation's behaviour: reads the request, changes the state, answers the response body.
@@ -165,6 +168,19 @@ pub static OPS: &[Op] = &[
     // Real-time metrics (health gates): agent presence and queues
     op("ListQueues",                               GET,    "/queues-summary/{InstanceId}",                                   metrics::list_queues,                PARAMETER, QUEUE_READS),
     op("GetCurrentMetricData",                     POST,   "/metrics/current/{InstanceId}",                                  metrics::get_current_metric_data,    PARAMETER, METRIC_READS),
+    // Preflight and cross-region routing (flows, modules, Lex bots, replication findings, global routing)
+    op("CreateContactFlow",                        PUT,    "/contact-flows/{InstanceId}",                                    flows::create_flow,                  PARAMETER, STANDARD),
+    op("DescribeContactFlow",                      GET,    "/contact-flows/{InstanceId}/{ContactFlowId}",                    flows::describe_flow,                PARAMETER, STANDARD),
+    op("ListContactFlows",                         GET,    "/contact-flows-summary/{InstanceId}",                            flows::list_flows,                   PARAMETER, STANDARD),
+    op("UpdateContactFlowContent",                 POST,   "/contact-flows/{InstanceId}/{ContactFlowId}/content",            flows::update_flow_content,          PARAMETER, STANDARD),
+    op("CreateContactFlowModule",                  PUT,    "/contact-flow-modules/{InstanceId}",                             flows::create_module,                PARAMETER, STANDARD),
+    op("DescribeContactFlowModule",                GET,    "/contact-flow-modules/{InstanceId}/{ContactFlowModuleId}",       flows::describe_module,              PARAMETER, STANDARD),
+    op("ListContactFlowModules",                   GET,    "/contact-flow-modules-summary/{InstanceId}",                     flows::list_modules,                 PARAMETER, STANDARD),
+    op("AssociateBot",                             PUT,    "/instance/{InstanceId}/bot",                                     flows::associate_bot,                REQUEST,   STANDARD),
+    op("ListBots",                                 GET,    "/instance/{InstanceId}/bots",                                    flows::list_bots,                    REQUEST,   STANDARD),
+    op("ListReplicationFindings",                  GET,    "/replication-findings/{InstanceId}",                             flows::list_replication_findings,    REQUEST,   STANDARD),
+    op("GetCrossRegionRouting",                    GET,    "/cross-region-routing/{InstanceId}",                             routing::get_cross_region_routing,   REQUEST,   STANDARD),
+    op("UpdateCrossRegionRouting",                 PUT,    "/cross-region-routing/{InstanceId}",                             routing::update_cross_region_routing, REQUEST,  STANDARD),
 ];
 
 /// Names of the operations the emulator serves, in table order.
@@ -409,12 +425,22 @@ mod tests {
     #[test]
     fn bad_input_types_and_quotas() {
         for op in OPS {
-            let expected =
-                if op.name.contains("Instance") || op.name.contains("TrafficDistribution") {
-                    "InvalidRequestException"
-                } else {
-                    "InvalidParameterException"
-                };
+            // Operations that declare no InvalidParameterException (the model's error lists).
+            let request_only = [
+                "AssociateBot",
+                "ListBots",
+                "ListReplicationFindings",
+                "GetCrossRegionRouting",
+                "UpdateCrossRegionRouting",
+            ];
+            let expected = if op.name.contains("Instance")
+                || op.name.contains("TrafficDistribution")
+                || request_only.contains(&op.name)
+            {
+                "InvalidRequestException"
+            } else {
+                "InvalidParameterException"
+            };
             assert_eq!(op.bad_input, expected, "{}", op.name);
         }
         let fast: Vec<&str> = OPS

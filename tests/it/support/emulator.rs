@@ -110,6 +110,14 @@ impl Emulator {
             &serde_json::json!({"enabled": enabled}).to_string(),
         );
     }
+    /// Replaces the instance's replication findings (what ListReplicationFindings reports).
+    pub fn set_replication_findings(&self, findings: Value) {
+        self.control(
+            "POST",
+            "/_emulator/replication-findings",
+            &serde_json::json!({"findings": findings}).to_string(),
+        );
+    }
     /// Creates a user directly (no quota, no call log); returns its id.
     pub fn create_user(&self, spec: Value) -> String {
         self.control("POST", "/_emulator/users", &spec.to_string())["UserId"]

@@ -1,0 +1,185 @@
+//! InstanceReplica preflight: the reads of both regions (flows and modules with content, Lambda
+//! and Lex associations, numbers, users, Connect's replication findings), the findings
+//! (`plan::preflight`), `status.preflight` and the `FailoverReady` condition.
+//!
+//! Runs on the passes that end Ready (the resync period) and on `connectgr.io/reconcile-now`;
+//! while replication is not complete only the replication finding is reported (no reads). A
+//! failed read is an error: FailoverReady=Unknown with the error, the previous findings kept.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::conditions::{self, new_condition};
+use crate::api::preflight::FAILOVER_READY;
+use crate::api::{InstanceReplica, InstanceReplicaStatus, reasons};
+use crate::connect::{ConnectApi, ConnectError, LexBotRef, Priority, instance_id_of};
+use crate::plan::preflight::{
+    BotAssociation, ConnectFinding, ObservedFlow, PreflightInput, failover_ready, findings,
+    status as preflight_status,
+};
+
+/// Resource types whose Connect replication findings matter for a failover (wave-2 §7).
+pub const FINDING_TYPES: &[&str] = &[
+    "CONTACT_FLOW",
+    "FLOW_MODULE",
+    "QUEUE",
+    "ROUTING_PROFILE",
+    "PROMPT",
+    "PHONE_NUMBER",
+    "AGENT",
+    "OPERATING_HOURS",
+    "SECURITY_PROFILE",
+];
+
+/// Refreshes `status.preflight` and `FailoverReady`. `complete`: replication is complete (the
+/// full read runs); otherwise only the replication statuses are reported.
+pub async fn refresh(
+    connect: &dyn ConnectApi,
+    obj: &InstanceReplica,
+    instance_id: &str,
+    complete: bool,
+    status: &mut InstanceReplicaStatus,
+    now: Timestamp,
+) {
+    let mut input = PreflightInput {
+        source_region: obj.spec.source_region.clone(),
+        replica_region: obj.spec.replica_region.clone(),
+        replication: status
+            .replication
+            .iter()
+            .filter(|r| r.region != obj.spec.source_region)
+            .map(|r| (r.region.clone(), r.status.clone()))
+            .collect(),
+        conflict: status.conflict.clone(),
+        ..Default::default()
+    };
+    if input.replication.is_empty() {
+        input.replication.push((
+            obj.spec.replica_region.clone(),
+            "NOT_REPLICATED".to_string(),
+        ));
+    }
+    let generation = obj.metadata.generation;
+    if complete && let Err(e) = observe(connect, instance_id, &mut input).await {
+        conditions::set(
+            &mut status.conditions,
+            unknown(&format!("preflight reads failed: {e}"), generation, now),
+        );
+        return;
+    }
+    let all = findings(&input);
+    let st = preflight_status(&all);
+    let (ready, reason, message) = failover_ready(&st);
+    status.preflight = Some(st);
+    conditions::set(
+        &mut status.conditions,
+        new_condition(FAILOVER_READY, ready, reason, &message, generation, now),
+    );
+}
+
+fn unknown(
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    let mut c = new_condition(
+        FAILOVER_READY,
+        false,
+        reasons::PREFLIGHT_UNKNOWN,
+        message,
+        generation,
+        now,
+    );
+    c.status = conditions::UNKNOWN.to_string();
+    c
+}
+
+/// The reads of both regions into `input`.
+async fn observe(
+    connect: &dyn ConnectApi,
+    instance_id: &str,
+    input: &mut PreflightInput,
+) -> Result<(), ConnectError> {
+    let (source, replica) = (input.source_region.clone(), input.replica_region.clone());
+    for region in [&source, &replica] {
+        for module in [false, true] {
+            let resource_type = if module {
+                "ContactFlowModule"
+            } else {
+                "ContactFlow"
+            };
+            for f in connect.list_flows(region, instance_id, module).await? {
+                let content = connect
+                    .describe_flow_content(region, instance_id, module, &f.id)
+                    .await?;
+                input.flows.push(ObservedFlow {
+                    region: region.clone(),
+                    resource_type,
+                    name: f.name,
+                    arn: f.arn,
+                    content,
+                });
+            }
+        }
+        let lambdas = connect.list_lambda_functions(region, instance_id).await?;
+        input.lambdas.insert(region.clone(), lambdas);
+        let bots = connect
+            .list_bots(region, instance_id)
+            .await?
+            .into_iter()
+            .map(|b| match b {
+                LexBotRef::V2 { alias_arn } => BotAssociation::V2 { alias_arn },
+                LexBotRef::V1 { name, lex_region } => BotAssociation::V1 { name, lex_region },
+            })
+            .collect();
+        input.bots.insert(region.clone(), bots);
+    }
+    input.numbers_not_in_group = connect
+        .list_phone_numbers(&source, Priority::Background)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.instance_id
+                .as_deref()
+                .is_none_or(|i| instance_id_of(i) == instance_id)
+        })
+        .filter(|p| {
+            !p.target_arn
+                .as_deref()
+                .is_some_and(|t| t.contains(":traffic-distribution-group/"))
+        })
+        .map(|p| (p.number, p.arn))
+        .collect();
+    let in_replica: BTreeSet<String> = connect
+        .list_users(&replica, instance_id, Priority::Background)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    input.users_not_mirrored = connect
+        .list_users(&source, instance_id, Priority::Background)
+        .await?
+        .iter()
+        .filter(|u| !in_replica.contains(&u.id))
+        .count();
+    for rt in FINDING_TYPES {
+        let r = connect
+            .list_replication_findings(&source, instance_id, rt)
+            .await?;
+        for f in r.findings {
+            input.connect_findings.push(ConnectFinding {
+                resource_type: f.resource_type,
+                name: f.name.unwrap_or_default(),
+                arn: f.arn,
+                region: f.region.unwrap_or_else(|| replica.clone()),
+                reference_code: f.reference_code,
+                message: f.message.unwrap_or_default(),
+            });
+        }
+        for (region, count) in r.drifted {
+            input.drift.push((rt.to_string(), region, count));
+        }
+    }
+    Ok(())
+}
