@@ -180,6 +180,10 @@ impl RunningEmulator {
     pub fn calls(&self) -> Vec<server::Call> {
         self.app.inner.lock().calls.clone()
     }
+    /// Adds a fault (same as `POST /_emulator/faults`), e.g. a region that is down.
+    pub fn add_fault(&self, fault: server::Fault) {
+        self.app.inner.lock().faults.push(fault);
+    }
     /// Back to the starting state.
     pub fn reset(&self) -> anyhow::Result<()> {
         self.app.reset()
