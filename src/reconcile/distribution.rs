@@ -121,6 +121,24 @@ async fn steps(
         Duration::from_secs(secs.max(0) as u64)
     });
     let decision = plan(&want, &facts, &observed, since_last);
+    // A paused rollout without gates holds the split where it is (gated ones: see rollout.rs).
+    let held = obj
+        .spec
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.paused && r.gates.is_empty());
+    if held && matches!(decision, Decision::Update { .. }) {
+        return Ok(Ending::new(
+            Verdict::progressing(
+                reasons::ROLLOUT_PAUSED,
+                format!(
+                    "spec.rollout.paused is true: the split stays at {}",
+                    crate::plan::distribution::summary(&observed, &regions)
+                ),
+            ),
+            engine.resync,
+        ));
+    }
     let resume = drift::resume_requested(
         obj.metadata.annotations.as_ref(),
         status.last_handled_resume.as_deref(),

@@ -617,3 +617,32 @@ async fn a_number_another_group_holds_is_not_taken_over_unless_adopt_says_so() {
     assert_eq!(target, Some(second_arn), "adopt: true takes it");
     assert_ne!(target.as_deref(), Some(first_arn.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_rollout_without_gates_holds_the_split_where_it_is() {
+    let bed = bed(5, &[]).await;
+    let world = bed.objects.world.clone();
+    let split = |paused: bool| {
+        format!(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: support-default}}\n  telephony: {{us-west-2: 60, us-east-1: 40}}\n  agents: {{us-west-2: 50, us-east-1: 50}}\n  rollout: {{stepPercent: 10, pauseSeconds: 0, paused: {paused}}}\n"
+        )
+    };
+    world.apply_yaml(&split(true), "split").unwrap();
+    let updates = count(&bed.emulator, &["UpdateTrafficDistribution"]);
+    for _ in 0..3 {
+        let out = pass(&bed, &world.distributions, "split", 0).await;
+        assert!(
+            matches!(&out.verdict, connect_gr::reconcile::Verdict::Progressing { reason, .. } if reason == "RolloutPaused"),
+            "{:?}",
+            out.verdict
+        );
+    }
+    assert_eq!(
+        count(&bed.emulator, &["UpdateTrafficDistribution"]),
+        updates,
+        "paused: nothing sent (before, a paused rollout jumped to the target)"
+    );
+    world.apply_yaml(&split(false), "split").unwrap();
+    converge(&bed.engine, &world).await;
+    assert!(count(&bed.emulator, &["UpdateTrafficDistribution"]) > updates);
+}
