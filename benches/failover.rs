@@ -44,6 +44,11 @@ async fn run() -> anyhow::Result<()> {
     engine.batch_window = Duration::from_secs(3600);
     let world = World::default();
     converge_base(&engine, &world).await?;
+    // The TrafficDistribution is reconciled only by the sampler, as the controller never runs two
+    // passes of one object at once; the batch drives the rest of `world`.
+    let split = World::default();
+    let tds = std::mem::take(&mut *world.distributions.lock());
+    split.distributions.lock().extend(tds);
     world.apply_yaml(&memberships_yaml(agents, 5), "bench")?;
     // The batch and the samples run concurrently on this task (the reconcilers' futures are
     // not `Send`, so no spawn).
@@ -54,7 +59,7 @@ async fn run() -> anyhow::Result<()> {
         r
     };
     let (times, in_flight) = {
-        let sampling = sample(&emu, &engine, &world, samples, &done);
+        let sampling = sample(&emu, &engine, &world, &split, samples, &done);
         tokio::pin!(batch, sampling);
         let mut batch_running = true;
         let (times, in_flight) = loop {
@@ -66,7 +71,7 @@ async fn run() -> anyhow::Result<()> {
         (times, in_flight)
     };
     let batch_done = done.load(Ordering::SeqCst);
-    let restart_s = restart_with_source_down(&emu, &world, scale, agents).await?;
+    let restart_s = restart_with_source_down(&emu, &world, &split, scale, agents).await?;
     emu.shutdown().await;
     let mut times = times;
     times.sort_by(f64::total_cmp);
@@ -105,6 +110,7 @@ async fn sample(
     emu: &connect_gr::emulator::RunningEmulator,
     engine: &connect_gr::reconcile::Engine,
     world: &World,
+    split: &World,
     samples: usize,
     done: &AtomicBool,
 ) -> anyhow::Result<(Vec<f64>, usize)> {
@@ -117,13 +123,13 @@ async fn sample(
             in_flight += 1;
         }
         let before = updates(emu);
-        world.apply_yaml(&split_yaml(if i % 2 == 0 { 60 } else { 50 }), "bench")?;
+        split.apply_yaml(&split_yaml(if i % 2 == 0 { 60 } else { 50 }), "bench")?;
         let t0 = Instant::now();
         loop {
             // One pass of the TrafficDistribution through the driver the controller runs.
-            let obj = world.distributions.lock()[0].clone();
+            let obj = split.distributions.lock()[0].clone();
             let out = run_pass(engine, world, &obj, Timestamp::now(), 0).await;
-            world.distributions.lock()[0].status = Some(out.status);
+            split.distributions.lock()[0].status = Some(out.status);
             if updates(emu) > before {
                 break;
             }
@@ -146,6 +152,7 @@ async fn sample(
 async fn restart_with_source_down(
     emu: &connect_gr::emulator::RunningEmulator,
     world: &World,
+    split: &World,
     scale: f64,
     agents: usize,
 ) -> anyhow::Result<f64> {
@@ -158,14 +165,14 @@ async fn restart_with_source_down(
         ..Default::default()
     });
     let before = updates(emu);
-    world.apply_yaml(&split_yaml(0), "bench")?;
+    split.apply_yaml(&split_yaml(0), "bench")?;
     let t0 = Instant::now();
     let engine = common::engine(emu, scale, Duration::from_secs(300));
     let split = async {
         loop {
-            let obj = world.distributions.lock()[0].clone();
+            let obj = split.distributions.lock()[0].clone();
             let out = run_pass(&engine, world, &obj, Timestamp::now(), 0).await;
-            world.distributions.lock()[0].status = Some(out.status);
+            split.distributions.lock()[0].status = Some(out.status);
             if updates(emu) > before {
                 return Ok(t0.elapsed().as_secs_f64());
             }

@@ -92,7 +92,7 @@ async fn steps(
     notes: &mut Vec<Note>,
 ) -> Result<Ending, PassError> {
     let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
+    let group = match resolve_group_for(objects, &ns, &obj.spec.group_ref.name, true).await? {
         Ok(g) => g,
         Err(wait) => return Ok(wait),
     };

@@ -294,13 +294,23 @@ pub async fn resolve_group(
     namespace: &str,
     name: &str,
 ) -> Result<Result<GroupRef, Ending>, ReadError> {
+    resolve_group_for(objects, namespace, name, false).await
+}
+
+/// As [`resolve_group`]; `updating`: see [`group_identity`].
+pub async fn resolve_group_for(
+    objects: &dyn Objects,
+    namespace: &str,
+    name: &str,
+    updating: bool,
+) -> Result<Result<GroupRef, Ending>, ReadError> {
     let Some(g) = objects.group(namespace, name).await? else {
         return Ok(Err(Ending::wait(
             api::reasons::GROUP_NOT_FOUND,
             format!("TrafficDistributionGroup {name} does not exist in namespace {namespace} yet"),
         )));
     };
-    Ok(group_ref(&g).ok_or_else(|| {
+    Ok(group_identity(&g, updating).ok_or_else(|| {
         Ending::wait(
             api::reasons::WAITING_FOR_GROUP,
             format!("TrafficDistributionGroup {name} is not ACTIVE yet"),
@@ -310,8 +320,16 @@ pub async fn resolve_group(
 
 /// The group's identity, from its status, once it is ACTIVE (or Ready).
 pub fn group_ref(g: &TrafficDistributionGroup) -> Option<GroupRef> {
+    group_identity(g, false)
+}
+
+/// As [`group_ref`]; with `updating`, also while the group is UPDATE_IN_PROGRESS after a split
+/// change (the TrafficDistribution pass checks ACTIVE itself with a fresh read, so a second
+/// failover does not wait for the group's own pass to record ACTIVE again).
+pub fn group_identity(g: &TrafficDistributionGroup, updating: bool) -> Option<GroupRef> {
     let st = g.status.as_ref()?;
     let active = st.status.as_deref() == Some("ACTIVE")
+        || (updating && st.status.as_deref() == Some("UPDATE_IN_PROGRESS"))
         || conditions::is_true(&st.conditions, conditions::READY);
     if !active {
         return None;
