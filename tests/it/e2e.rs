@@ -1093,3 +1093,34 @@ async fn group_tags_follow_the_spec_and_keep_tags_a_person_added() {
         "[\"team\"]"
     );
 }
+
+/// The example manifests that need no DynamoDB (no CallerDenylist), in apply order.
+pub(crate) const CONNECT_EXAMPLES: &[&str] = &[
+    "instance-replica.yaml",
+    "tdg-default.yaml",
+    "tdg-overflow.yaml",
+    "agent-membership.yaml",
+    "traffic-distribution.yaml",
+];
+
+/// Successful Connect writes in the emulator's call log, `(region, operation)` in call order.
+pub(crate) fn successful_writes(url: &str) -> Vec<(String, String)> {
+    const READS: &[&str] = &["Describe", "List", "Get", "Search"];
+    let addr = url.trim_start_matches("http://");
+    let (_, _, body) =
+        crate::support::emulator::http_request(addr, "GET", "/_emulator/calls", &[], "");
+    let calls: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    calls
+        .iter()
+        .filter(|c| c["status"] == 200)
+        .filter_map(|c| {
+            let op = c["operation"].as_str()?;
+            (!READS.iter().any(|r| op.starts_with(r))).then(|| {
+                (
+                    c["region"].as_str().unwrap_or("-").to_string(),
+                    op.to_string(),
+                )
+            })
+        })
+        .collect()
+}

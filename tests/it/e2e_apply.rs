@@ -13,15 +13,8 @@ use crate::support::testbed::{TestBed, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
 
-/// The example manifests the break-glass run applies (the denylist needs DynamoDB, and apply
-/// leaves denylists to the controller).
-const EXAMPLES: &[&str] = &[
-    "instance-replica.yaml",
-    "tdg-default.yaml",
-    "tdg-overflow.yaml",
-    "agent-membership.yaml",
-    "traffic-distribution.yaml",
-];
+/// The example manifests the break-glass run applies (apply leaves denylists to the controller).
+const EXAMPLES: &[&str] = crate::e2e::CONNECT_EXAMPLES;
 
 fn example(name: &str) -> PathBuf {
     repo_root().join("deploy/examples").join(name)
@@ -66,15 +59,9 @@ fn calls(emu: &Emulator) -> Vec<serde_json::Value> {
 
 /// Successful Connect writes, `region Operation`, in call order.
 fn writes(emu: &Emulator) -> Vec<String> {
-    const READS: &[&str] = &["Describe", "List", "Get", "Search"];
-    calls(emu)
-        .iter()
-        .filter(|c| c["status"] == 200)
-        .filter_map(|c| {
-            let op = c["operation"].as_str()?;
-            (!READS.iter().any(|r| op.starts_with(r)))
-                .then(|| format!("{} {op}", c["region"].as_str().unwrap_or("-")))
-        })
+    crate::e2e::successful_writes(&emu.url)
+        .into_iter()
+        .map(|(region, op)| format!("{region} {op}"))
         .collect()
 }
 

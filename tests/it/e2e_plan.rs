@@ -11,13 +11,7 @@ use crate::support::testbed::{TestBed, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
 
-const EXAMPLES: &[&str] = &[
-    "instance-replica.yaml",
-    "tdg-default.yaml",
-    "tdg-overflow.yaml",
-    "agent-membership.yaml",
-    "traffic-distribution.yaml",
-];
+const EXAMPLES: &[&str] = crate::e2e::CONNECT_EXAMPLES;
 
 /// The examples, copied so a test can edit them.
 fn manifests(dir: &std::path::Path) -> PathBuf {
@@ -65,17 +59,9 @@ fn planned(report: &serde_json::Value) -> BTreeMap<String, u64> {
 
 /// Operation → number of successful writes, from the emulator's call log.
 fn written(emu: &Emulator) -> BTreeMap<String, u64> {
-    const READS: &[&str] = &["Describe", "List", "Get", "Search"];
-    let addr = emu.url.trim_start_matches("http://");
-    let (_, _, body) =
-        crate::support::emulator::http_request(addr, "GET", "/_emulator/calls", &[], "");
-    let calls: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
     let mut out = BTreeMap::new();
-    for c in calls.iter().filter(|c| c["status"] == 200) {
-        let op = c["operation"].as_str().unwrap();
-        if !READS.iter().any(|r| op.starts_with(r)) {
-            *out.entry(op.to_string()).or_default() += 1;
-        }
+    for (_, op) in crate::e2e::successful_writes(&emu.url) {
+        *out.entry(op).or_default() += 1;
     }
     out
 }
