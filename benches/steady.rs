@@ -18,6 +18,8 @@ const PRODUCTION_RESYNC_S: f64 = 300.0;
 
 fn main() {
     init();
+    // The controller's malloc settings, so rss_mib is what the controller would hold.
+    connect_gr::controller::release_large_buffers();
     if let Err(e) = runtime().block_on(run()) {
         eprintln!("steady: could not run: {e:#}");
         std::process::exit(1);

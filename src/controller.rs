@@ -151,6 +151,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    release_large_buffers();
     install_crypto();
     init_tracing();
     let ready = Arc::new(AtomicBool::new(false));
@@ -226,4 +227,25 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("connect-gr controller stopped");
     result
+}
+
+/// glibc's malloc raises its mmap threshold each time a large block is freed, so after the first
+/// big response the SDK's body buffers (a page of 1,000 users is ~300 KB) come from the arenas and
+/// stay resident, fragmented, after they are freed. A fixed threshold keeps blocks over 64 KiB in
+/// their own mappings, returned when freed, and trims the arenas' tops above 128 KiB.
+/// `scripts/controller-rss.sh`: heap 17 -> 10 MiB, peak RSS 34 -> 27 MiB. The glibc environment
+/// (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES`) wins when set.
+pub fn release_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let set = |name: &str| std::env::var_os(name).is_some();
+        if set("MALLOC_MMAP_THRESHOLD_") || set("MALLOC_TRIM_THRESHOLD_") || set("GLIBC_TUNABLES") {
+            return;
+        }
+        // SAFETY: mallopt only changes malloc's parameters; it is thread-safe in glibc.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+        }
+    }
 }

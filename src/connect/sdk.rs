@@ -193,17 +193,20 @@ impl SdkConnect {
         F: FnMut(Client, Option<String>) -> Fut,
         Fut: Future<Output = ConnectResult<(Vec<T>, Option<String>)>>,
     {
-        let mut all = Vec::new();
+        // Pages are joined once at the end into an exactly sized Vec: growing one Vec page by
+        // page leaves up to half of it unused and copies it on every doubling (5,000 users held
+        // for a resync add up).
+        let mut pages: Vec<Vec<T>> = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let tok = token.clone();
             let (items, next) = self
                 .call(region, operation, priority, |c| page(c, tok))
                 .await?;
-            all.extend(items);
+            pages.push(items);
             match next {
                 Some(n) if !n.is_empty() && Some(&n) != token.as_ref() => token = Some(n),
-                _ => return Ok(all),
+                _ => return Ok(join_pages(pages)),
             }
         }
     }
@@ -1272,4 +1275,35 @@ async fn group_users_page(
         .filter_map(|u| u.user_id().map(str::to_string))
         .collect();
     Ok((items, out.next_token().map(str::to_string)))
+}
+
+/// One Vec of exactly the pages' length (the first page is reused when it is the only one).
+fn join_pages<T>(mut pages: Vec<Vec<T>>) -> Vec<T> {
+    if pages.len() == 1 {
+        let mut only = pages.pop().unwrap_or_default();
+        only.shrink_to_fit();
+        return only;
+    }
+    let mut all = Vec::with_capacity(pages.iter().map(Vec::len).sum());
+    for p in pages {
+        all.extend(p);
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_pages;
+
+    #[test]
+    fn pages_are_joined_in_order_into_a_vec_of_exactly_their_length() {
+        let all = join_pages(vec![vec![1, 2, 3], vec![], vec![4, 5]]);
+        assert_eq!(all, vec![1, 2, 3, 4, 5]);
+        assert_eq!(all.capacity(), 5);
+        let mut one = Vec::with_capacity(10);
+        one.extend([7, 8]);
+        let only = join_pages(vec![one]);
+        assert_eq!((only.clone(), only.capacity()), (vec![7, 8], 2));
+        assert!(join_pages::<u8>(vec![]).is_empty());
+    }
 }

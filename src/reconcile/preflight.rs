@@ -10,10 +10,11 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::Engine;
 use crate::api::conditions::{self, new_condition};
 use crate::api::preflight::FAILOVER_READY;
 use crate::api::{InstanceReplica, InstanceReplicaStatus, reasons};
-use crate::connect::{ConnectApi, ConnectError, LexBotRef, Priority, instance_id_of};
+use crate::connect::{ConnectError, LexBotRef, Priority, instance_id_of};
 use crate::plan::preflight::{
     BotAssociation, ConnectFinding, ObservedFlow, PreflightInput, failover_ready, findings,
     status as preflight_status,
@@ -35,7 +36,7 @@ pub const FINDING_TYPES: &[&str] = &[
 /// Refreshes `status.preflight` and `FailoverReady`. `complete`: replication is complete (the
 /// full read runs); otherwise only the replication statuses are reported.
 pub async fn refresh(
-    connect: &dyn ConnectApi,
+    engine: &Engine,
     obj: &InstanceReplica,
     instance_id: &str,
     complete: bool,
@@ -61,7 +62,7 @@ pub async fn refresh(
         ));
     }
     let generation = obj.metadata.generation;
-    if complete && let Err(e) = observe(connect, instance_id, &mut input).await {
+    if complete && let Err(e) = observe(engine, instance_id, &mut input).await {
         conditions::set(
             &mut status.conditions,
             unknown(&format!("preflight reads failed: {e}"), generation, now),
@@ -97,10 +98,11 @@ fn unknown(
 
 /// The reads of both regions into `input`.
 async fn observe(
-    connect: &dyn ConnectApi,
+    engine: &Engine,
     instance_id: &str,
     input: &mut PreflightInput,
 ) -> Result<(), ConnectError> {
+    let connect = &*engine.connect;
     let (source, replica) = (input.source_region.clone(), input.replica_region.clone());
     for region in [&source, &replica] {
         for module in [false, true] {
@@ -151,17 +153,24 @@ async fn observe(
         })
         .map(|p| (p.number, p.arn))
         .collect();
-    let in_replica: BTreeSet<String> = connect
-        .list_users(&replica, instance_id, Priority::Background)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
-    input.users_not_mirrored = connect
-        .list_users(&source, instance_id, Priority::Background)
+    // The user lists the membership passes read (and cache): one copy of 5,000 users per region.
+    let users = |region: String| async move {
+        engine
+            .instance_users(
+                &region,
+                instance_id,
+                false,
+                Priority::Background,
+                engine.resync / 2,
+            )
+            .await
+    };
+    let in_replica = users(replica.clone()).await?;
+    let in_replica: BTreeSet<&str> = in_replica.iter().map(|u| u.id.as_str()).collect();
+    input.users_not_mirrored = users(source.clone())
         .await?
         .iter()
-        .filter(|u| !in_replica.contains(&u.id))
+        .filter(|u| !in_replica.contains(u.id.as_str()))
         .count();
     for rt in FINDING_TYPES {
         let r = connect

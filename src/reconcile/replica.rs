@@ -21,7 +21,7 @@ pub async fn apply(
     if let Ok(end) = &result {
         let id = instance_id_of(&obj.spec.instance_id);
         let complete = end.verdict.is_ready();
-        super::preflight::refresh(&*engine.connect, obj, id, complete, &mut status, now).await;
+        super::preflight::refresh(engine, obj, id, complete, &mut status, now).await;
     }
     Pass {
         status,
