@@ -92,7 +92,7 @@ async fn run() -> anyhow::Result<()> {
             "restart_to_update_s": round(restart_s, 4),
         }),
     )?;
-    check("p99 < 2 s", p99 < 2.0, format!("{p99:.3} s"));
+    check("p99 < 250 ms", p99 < 0.25, format!("{p99:.3} s"));
     check(
         "restart with the source down: failover under 5 s",
         restart_s < 5.0,
