@@ -1,7 +1,9 @@
 //! Emulator throughput through the unmodified SDK, quotas off, several concurrent clients.
-//! Writes target/bench/emulator.json (under $CARGO_TARGET_DIR when set): requests, elapsed_s,
+//! Writes target/bench/emulator.json (`common::write_json`, as every bench): requests, elapsed_s,
 //! requests_per_s.
 //! CONNECT_GR_BENCH_QUICK=1 makes it tiny.
+
+mod common;
 
 use std::time::Instant;
 
@@ -69,13 +71,7 @@ fn main() -> anyhow::Result<()> {
             "clients": clients,
             "quick": quick,
         });
-        // `$CARGO_TARGET_DIR/bench`, like the other benches.
-        let dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-            .join("bench");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("emulator.json"), serde_json::to_string_pretty(&out)?)?;
+        common::write_json("emulator", &out)?;
         println!("emulator: {requests} requests in {elapsed:.2} s = {rps:.0} requests/s ({clients} clients)");
         emu.shutdown().await;
         anyhow::Ok(())

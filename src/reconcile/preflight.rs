@@ -154,10 +154,10 @@ async fn observe(
         .map(|p| (p.number, p.arn))
         .collect();
     // The user lists the membership passes read (and cache): one copy of 5,000 users per region.
-    let users = |region: String| async move {
+    let users = async |region: &str| {
         engine
             .instance_users(
-                &region,
+                region,
                 instance_id,
                 false,
                 Priority::Background,
@@ -165,9 +165,9 @@ async fn observe(
             )
             .await
     };
-    let in_replica = users(replica.clone()).await?;
+    let in_replica = users(&replica).await?;
     let in_replica: BTreeSet<&str> = in_replica.iter().map(|u| u.id.as_str()).collect();
-    input.users_not_mirrored = users(source.clone())
+    input.users_not_mirrored = users(&source)
         .await?
         .iter()
         .filter(|u| !in_replica.contains(u.id.as_str()))
