@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use connect_gr::demo::World;
+use connect_gr::local::World;
 use serde_json::json;
 
 const OP: &str = "AssociateTrafficDistributionGroupUser";

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use connect_gr::demo::World;
+use connect_gr::local::World;
 use connect_gr::reconcile::driver::run_pass;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;

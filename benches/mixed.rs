@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use connect_gr::demo::World;
+use connect_gr::local::World;
 use serde_json::json;
 
 const JOIN: &str = "AssociateTrafficDistributionGroupUser";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use connect_gr::connect::SchedulerConfig;
-use connect_gr::demo::World;
+use connect_gr::local::World;
 use serde_json::json;
 
 /// The production resync period (the controller's default).
@@ -61,7 +61,7 @@ async fn run() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let mut passes = 0;
     while t0.elapsed().as_secs_f64() < window_s {
-        connect_gr::demo::pass_due(&engine, &world, false).await;
+        connect_gr::local::pass_due(&engine, &world, false).await;
         passes += 1;
         let next = world.due.lock().values().min().copied();
         let wait = next

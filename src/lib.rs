@@ -6,16 +6,14 @@
 //! the caller denylist (DynamoDB table and the two Lambda handlers' logic).
 
 pub mod api;
-pub mod apply;
+pub mod cli;
 pub mod connect;
 pub mod controller;
-pub mod demo;
 pub mod denylist;
 pub mod emulator;
 pub mod leader;
+pub mod local;
 pub mod metrics;
 pub mod plan;
-pub mod plan_command;
-pub mod preflight_cli;
 pub mod reconcile;
 pub mod snapshot;

@@ -17,14 +17,14 @@ enum Command {
     /// Run the local Connect Global Resiliency emulator.
     Emulator(connect_gr::emulator::EmulatorArgs),
     /// The whole change the manifests would make to live Connect, simulated (reads only).
-    Plan(connect_gr::plan_command::PlanArgs),
+    Plan(connect_gr::cli::plan::PlanArgs),
     /// Break-glass: apply manifests to live Connect through the same driver, without a cluster.
-    Apply(connect_gr::apply::ApplyArgs),
+    Apply(connect_gr::cli::apply::ApplyArgs),
     /// Failover readiness of the manifests' InstanceReplicas against live Connect (exit 2 when
     /// a finding is blocking).
-    Preflight(connect_gr::preflight_cli::PreflightArgs),
+    Preflight(connect_gr::cli::preflight::PreflightArgs),
     /// The main job on the embedded default: emulator + reconcile of the examples.
-    Demo(connect_gr::demo::DemoArgs),
+    Demo(connect_gr::cli::demo::DemoArgs),
     /// See and manage a caller denylist table.
     Denylist(connect_gr::denylist::cli::DenylistArgs),
 }
@@ -36,10 +36,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Controller(args) => connect_gr::controller::run(args).await,
         Command::Crds(args) => connect_gr::api::run_crds(args),
         Command::Emulator(args) => connect_gr::emulator::run(args).await,
-        Command::Plan(args) => connect_gr::plan_command::run_plan(args).await,
-        Command::Apply(args) => connect_gr::apply::run_apply(args).await,
-        Command::Preflight(args) => connect_gr::preflight_cli::run(args).await,
-        Command::Demo(args) => connect_gr::demo::run_demo(args).await,
+        Command::Plan(args) => connect_gr::cli::plan::run_plan(args).await,
+        Command::Apply(args) => connect_gr::cli::apply::run_apply(args).await,
+        Command::Preflight(args) => connect_gr::cli::preflight::run(args).await,
+        Command::Demo(args) => connect_gr::cli::demo::run_demo(args).await,
         Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,
     }
 }

@@ -11,9 +11,9 @@ use crate::connect::LexBotRef;
 use crate::connect::{
     ConnectApi, ConnectError, PhoneNumberInfo, Priority, arn_account, arn_region, instance_id_of,
 };
-use crate::demo::World;
 use crate::emulator::flows::{BotSpec, FindingSpec, FlowSpec};
 use crate::emulator::model::{GroupSpec, InstanceSpec, PhoneSpec, StateFile, UserSpec};
+use crate::local::World;
 
 /// An instance the manifests name: its id and the region to ask first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

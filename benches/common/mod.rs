@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use connect_gr::connect::{Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
-use connect_gr::demo::World;
 use connect_gr::emulator::{EmulatorConfig, RunningEmulator, Timings, default_state_file};
+use connect_gr::local::World;
 use connect_gr::reconcile::Engine;
 
 pub const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
@@ -186,7 +186,7 @@ pub async fn converge_base(engine: &Engine, world: &World) -> anyhow::Result<()>
 }
 
 pub async fn converge_all(engine: &Engine, world: &World, timeout: Duration) -> anyhow::Result<()> {
-    let progress = connect_gr::demo::converge(engine, world, false, timeout, |_| {}).await;
+    let progress = connect_gr::local::converge(engine, world, false, timeout, |_| {}).await;
     let not_ready: Vec<String> = progress
         .iter()
         .filter(|p| !matches!(p.verdict, connect_gr::reconcile::Verdict::Ready(_)))

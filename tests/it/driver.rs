@@ -12,7 +12,7 @@ use connect_gr::api::{
     AgentMembership, InstanceReplica, TrafficDistributionGroup, conditions, reasons,
 };
 use connect_gr::connect::{Priority, Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
-use connect_gr::demo::World;
+use connect_gr::local::World;
 use connect_gr::reconcile::driver::{CleanupSettled, Managed, Settled, run_cleanup, run_pass};
 use connect_gr::reconcile::{Engine, Objects, ReadError};
 use k8s_openapi::jiff::Timestamp;
@@ -140,7 +140,7 @@ async fn bed(users: usize, extra: &[&str]) -> Bed {
 
 async fn converge(engine: &Engine, world: &World) {
     let progress =
-        connect_gr::demo::converge(engine, world, false, Duration::from_secs(90), |_| {}).await;
+        connect_gr::local::converge(engine, world, false, Duration::from_secs(90), |_| {}).await;
     let not_ready: Vec<_> = progress
         .iter()
         .filter(|p| !p.verdict.is_ready())
@@ -465,7 +465,7 @@ async fn ten_exact_memberships_of_500_agents_on_one_group_converge_without_remov
     // A re-run (several passes over every object) writes nothing.
     let writes = count(&bed.emulator, WRITES);
     for _ in 0..3 {
-        connect_gr::demo::pass(&bed.engine, &world, false).await;
+        connect_gr::local::pass(&bed.engine, &world, false).await;
     }
     assert_eq!(count(&bed.emulator, WRITES), writes);
 }
@@ -574,7 +574,7 @@ async fn a_number_another_group_holds_is_not_taken_over_unless_adopt_says_so() {
     // Until the new group is ACTIVE and its numbers were considered (a few passes).
     let mut second = Default::default();
     for _ in 0..40 {
-        let _ = connect_gr::demo::pass(&bed.engine, &world, false).await;
+        let _ = connect_gr::local::pass(&bed.engine, &world, false).await;
         second = find(&world.groups, "second").status.unwrap();
         let stalled = conditions::get(&second.conditions, "Stalled")
             .is_some_and(|c| c.status == conditions::TRUE);
@@ -602,7 +602,22 @@ async fn a_number_another_group_holds_is_not_taken_over_unless_adopt_says_so() {
     );
 
     world.apply_yaml(&group("second", true), "second").unwrap();
-    converge(&bed.engine, &world).await;
+    // Until the second group is Ready. The first may then say Stalled AlreadyExists (the number
+    // it declares is in the second now), if its pass happens to run after the move.
+    let second_ready = |progress: &[connect_gr::local::Progress]| {
+        progress
+            .iter()
+            .any(|p| p.name == "second" && p.verdict.is_ready())
+    };
+    connect_gr::local::converge_until(
+        &bed.engine,
+        &world,
+        false,
+        Duration::from_secs(90),
+        second_ready,
+        |_| {},
+    )
+    .await;
     let second_arn = find(&world.groups, "second").status.unwrap().arn.unwrap();
     let numbers = bed
         .engine

@@ -24,3 +24,4 @@ mod emulator_metrics;
 mod emulator_preflight;
 mod helm;
 mod image;
+mod local_runner;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::connect::ratelimit::{Scheduler, SchedulerConfig};
 use crate::connect::{SdkConnectConfig, new_connect};
-use crate::demo::{Progress, World, converge_until};
+use crate::local::{Progress, World, converge_until};
 use crate::reconcile::{Engine, Verdict};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -128,6 +128,7 @@ mod tests {
     fn p(kind: &'static str, verdict: Verdict) -> Progress {
         Progress {
             kind,
+            namespace: "default".into(),
             name: "x".into(),
             verdict,
             requeue: Duration::ZERO,

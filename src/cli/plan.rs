@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::connect::DryRun;
 use crate::connect::ratelimit::{Scheduler, SchedulerConfig};
 use crate::connect::{ConnectApi, SdkConnectConfig, new_connect};
-use crate::demo::{Progress, World, converge, pass};
 use crate::emulator::model::Timings;
+use crate::local::{Progress, World, converge, pass};
 use crate::plan::report::{ObjectLine, Report, waits, with_names};
 use crate::reconcile::{Engine, Verdict};
 
@@ -88,7 +88,7 @@ async fn from_cluster(world: &World, args: &PlanArgs) -> anyhow::Result<usize> {
     macro_rules! read {
         ($field:ident) => {
             for o in list(&client, ns).await? {
-                crate::demo::upsert(&mut world.$field.lock(), o);
+                crate::local::upsert(&mut world.$field.lock(), o);
                 n += 1;
             }
         };
@@ -138,7 +138,7 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         complete(live, &world, args.timeout).await?
     };
     // Failover readiness as the InstanceReplicas' passes found it (issue 12).
-    let preflight = crate::preflight_cli::sections(&world);
+    let preflight = crate::cli::preflight::sections(&world);
     match args.output.as_str() {
         "json" => {
             let mut v: serde_json::Value = serde_json::from_str(&report.json())?;
@@ -148,7 +148,7 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         "markdown" => print!(
             "{}{}",
             report.markdown(),
-            crate::preflight_cli::render(&preflight, "markdown")
+            crate::cli::preflight::render(&preflight, "markdown")
         ),
         _ => {
             println!(
@@ -160,7 +160,7 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
                 }
             );
             print!("{}", report.text());
-            print!("{}", crate::preflight_cli::render(&preflight, "text"));
+            print!("{}", crate::cli::preflight::render(&preflight, "text"));
         }
     }
     if report.has_changes() {

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use crate::api::preflight::PreflightStatus;
 use crate::connect::{DryRun, Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
-use crate::demo::{World, pass};
+use crate::local::{World, pass};
 use crate::plan::preflight_report as report;
 use crate::reconcile::Engine;
 
