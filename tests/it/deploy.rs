@@ -372,10 +372,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn everything_under_deploy_passes_a_server_side_dry_run_on_the_test_bed() {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the apiextensions-apiserver serves only CRDs");
-        return;
-    }
+    bed.require_core_apis("the apiextensions-apiserver serves only CRDs");
     let ns = bed.namespace("dry-run");
     let _ = bed.kubectl(&["create", "namespace", "connect-gr-system"]);
     let dry_run = |what: &str, yaml: &str, namespace: Option<&str>| {

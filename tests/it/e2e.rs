@@ -860,10 +860,7 @@ async fn metric_lines(port: u16, prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_leader_election_only_the_lease_holder_acts_and_a_standby_takes_over() {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the apiextensions-apiserver serves no Leases");
-        return;
-    }
+    bed.require_core_apis("the apiextensions-apiserver serves no Leases");
     let ns = bed.namespace("lease");
     let emu = start_emulator(&["--replication-seconds", "1"]);
     let (pa, pb) = (free_port(), free_port());

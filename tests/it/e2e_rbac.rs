@@ -91,10 +91,7 @@ fn exists(bed: &TestBed, ns: &str, what: &str) -> bool {
 async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_never_strands_agents()
 {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the test bed has no RBAC (apiextensions flavour)");
-        return;
-    }
+    bed.require_core_apis("the test bed has no RBAC (apiextensions flavour)");
     let ns = bed.namespace("e2e-rbac");
     let emu = start_emulator(&["--replication-seconds", "1"]);
     let admin = Proc(
@@ -184,10 +181,7 @@ async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_nev
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_role_refuses_every_verb_and_resource_it_does_not_grant() {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the test bed has no RBAC (apiextensions flavour)");
-        return;
-    }
+    bed.require_core_apis("the test bed has no RBAC (apiextensions flavour)");
     let ns = bed.namespace("rbac-refused");
     rbac::bind_shipped_role(bed, &ns);
     apply(

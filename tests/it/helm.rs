@@ -355,10 +355,7 @@ fn rendered_pod(ns: &str, name: &str) -> serde_json::Value {
 #[test]
 fn the_rendered_pod_is_admitted_where_pod_security_restricted_is_enforced() {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the apiextensions-apiserver has no Pods");
-        return;
-    }
+    bed.require_core_apis("the apiextensions-apiserver has no Pods");
     let ns = bed.namespace("pss");
     bed.kubectl_ok(&[
         "label",
@@ -489,11 +486,8 @@ fn crd_names() -> Vec<String> {
 /// the new field), `helm uninstall` (CRDs and objects stay), and a re-install that adopts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_upgrade_with_a_crd_change_and_uninstall_in_a_test_bed_of_its_own() {
-    if std::env::var("CONNECT_GR_APISERVER").as_deref() == Ok("apiextensions") {
-        eprintln!("skipped: helm install needs kube-apiserver (namespaces, RBAC, tokens)");
-        return;
-    }
     let bed = TestBed::isolated("helm");
+    bed.require_core_apis("helm install needs namespaces, RBAC and tokens");
     let kc = bed.kubeconfig_path().to_path_buf();
     let kc = Some(kc.as_path());
     let chart = repo_root().join(CHART).display().to_string();

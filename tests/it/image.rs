@@ -471,10 +471,7 @@ fn the_dockerfile_gives_the_image_the_same_config_and_root_filesystem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_from_the_image_brings_the_example_instance_replica_to_ready() {
     let bed = TestBed::shared();
-    if !bed.has_core_apis() {
-        eprintln!("skipped: the apiextensions-apiserver issues no ServiceAccount tokens");
-        return;
-    }
+    bed.require_core_apis("the apiextensions-apiserver issues no ServiceAccount tokens");
     let img = image();
     let ns = bed.namespace("image");
     rbac::bind_shipped_role(bed, &ns);

@@ -144,6 +144,15 @@ impl TestBed {
         self.flavour == Flavour::Kube
     }
 
+    /// Fails the test, loudly, on a test bed without the core APIs (the apiextensions flavour):
+    /// a test that needs them never passes by skipping itself.
+    pub fn require_core_apis(&self, why: &str) {
+        assert!(
+            self.has_core_apis(),
+            "this test needs kube-apiserver ({why}); run it with CONNECT_GR_APISERVER=kube (the default)"
+        );
+    }
+
     /// Run kubectl against this API server.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_stdin(args, None)
