@@ -16,4 +16,5 @@ pub mod local;
 pub mod metrics;
 pub mod plan;
 pub mod reconcile;
+mod seams;
 pub mod snapshot;
