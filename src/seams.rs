@@ -19,7 +19,10 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir), &mut out);
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir),
+            &mut out,
+        );
         assert!(!out.is_empty(), "no sources under src/{dir}");
         out
     }

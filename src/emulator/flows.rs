@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::model::{Instance, Timings};
+use super::entities::{Instance, Timings};
 
 /// A flow or a flow module in the state file. `content` is the flow-language document, as a
 /// JSON object or as the string Connect stores.

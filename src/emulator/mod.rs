@@ -3,6 +3,7 @@
 //! connect-gr-spec.md).
 
 pub mod clock;
+pub mod entities;
 pub mod error;
 pub mod flows;
 pub mod model;
@@ -10,6 +11,8 @@ pub mod ops;
 pub mod page;
 pub mod presence;
 pub mod quota;
+pub mod roster;
+pub mod schema;
 pub mod server;
 pub mod validate;
 

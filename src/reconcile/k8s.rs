@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, ResourceExt};
 use parking_lot::Mutex;
@@ -23,16 +25,40 @@ use super::driver::{self, Managed};
 use super::*;
 use crate::api::{AgentMembership, CallerDenylist, FIELD_MANAGER, FINALIZER, TrafficDistribution};
 
-/// Objects read straight from the API server.
+/// Objects read from the controllers' reflector stores (the watch caches the work queues already
+/// keep), not from the API server on every pass. A store that has not finished its first list is a
+/// read error, never "absent".
+#[derive(Clone)]
 pub struct KubeObjects {
-    pub client: Client,
+    pub replicas: Store<InstanceReplica>,
+    pub groups: Store<TrafficDistributionGroup>,
+    pub memberships: Store<AgentMembership>,
 }
 
-fn read_error(what: String, e: kube::Error) -> ReadError {
-    ReadError {
-        what,
-        message: e.to_string(),
+fn synced<K: Clone + kube::Resource + 'static>(
+    store: &Store<K>,
+    what: String,
+) -> Result<(), ReadError>
+where
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    match store.wait_until_ready().now_or_never() {
+        Some(Ok(())) => Ok(()),
+        _ => Err(ReadError {
+            what,
+            message: "the controller's cache of these objects has not finished its first list"
+                .into(),
+        }),
     }
+}
+
+fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<K>
+where
+    K: Clone + kube::Resource<DynamicType = ()> + 'static,
+{
+    store
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|o| (*o).clone())
 }
 
 #[async_trait]
@@ -42,27 +68,37 @@ impl Objects for KubeObjects {
         namespace: &str,
         name: &str,
     ) -> Result<Option<InstanceReplica>, ReadError> {
-        Api::<InstanceReplica>::namespaced(self.client.clone(), namespace)
-            .get_opt(name)
-            .await
-            .map_err(|e| read_error(format!("InstanceReplica {namespace}/{name}"), e))
+        synced(
+            &self.replicas,
+            format!("InstanceReplica {namespace}/{name}"),
+        )?;
+        Ok(get(&self.replicas, namespace, name))
     }
     async fn group(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Option<TrafficDistributionGroup>, ReadError> {
-        Api::<TrafficDistributionGroup>::namespaced(self.client.clone(), namespace)
-            .get_opt(name)
-            .await
-            .map_err(|e| read_error(format!("TrafficDistributionGroup {namespace}/{name}"), e))
+        synced(
+            &self.groups,
+            format!("TrafficDistributionGroup {namespace}/{name}"),
+        )?;
+        Ok(get(&self.groups, namespace, name))
     }
     async fn memberships(&self, namespace: &str) -> Result<Vec<AgentMembership>, ReadError> {
-        Api::<AgentMembership>::namespaced(self.client.clone(), namespace)
-            .list(&Default::default())
-            .await
-            .map(|l| l.items)
-            .map_err(|e| read_error(format!("AgentMemberships in {namespace}"), e))
+        synced(
+            &self.memberships,
+            format!("AgentMemberships in {namespace}"),
+        )?;
+        let mut out: Vec<AgentMembership> = self
+            .memberships
+            .state_filter(|m| m.namespace().as_deref() == Some(namespace))
+            .into_iter()
+            .map(|m| (*m).clone())
+            .collect();
+        // As a LIST returns them: by name.
+        out.sort_by_key(|m| m.name_any());
+        Ok(out)
     }
 }
 
@@ -78,7 +114,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(client: Client, engine: Arc<Engine>) -> Self {
+    pub fn new(client: Client, engine: Arc<Engine>, objects: KubeObjects) -> Self {
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -87,9 +123,7 @@ impl Ctx {
             },
         );
         Self {
-            objects: KubeObjects {
-                client: client.clone(),
-            },
+            objects,
             client,
             engine,
             recorder,
@@ -273,10 +307,6 @@ fn run_log<T: Debug, E: Debug>(
     }
 }
 
-fn group_ref_of<K>(name_of: fn(&K) -> &str) -> impl Fn(&K, &str) -> bool {
-    move |k, g| name_of(k) == g
-}
-
 /// What the controller never reads, dropped before an object is cached: managedFields
 /// and kubectl's last-applied copy of the object (together often larger than the object itself).
 fn slim<K: kube::Resource>(o: &mut K) {
@@ -308,32 +338,19 @@ fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
 /// Runs the five controllers until shutdown, over every namespace or just `namespace`, each
 /// reconciling at most `concurrency` objects at once.
 pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>, concurrency: u16) {
-    let ctx = Arc::new(Ctx::new(client.clone(), engine));
     let limits = kube::runtime::controller::Config::default().concurrency(concurrency);
     let cfg = watcher::Config::default();
     let ns = namespace.as_deref();
-    let all = |c: &Client| {
-        (
-            scoped::<InstanceReplica>(c, ns),
-            scoped::<TrafficDistributionGroup>(c, ns),
-        )
-    };
+    let groups = scoped::<TrafficDistributionGroup>(&client, ns);
 
-    let (reps, groups) = all(&client);
-    let replicas = controller_for(reps, cfg.clone())
-        .with_config(limits.clone())
-        .shutdown_on_signal()
-        .run(
-            reconcile::<InstanceReplica>,
-            error_policy::<InstanceReplica>,
-            ctx.clone(),
-        );
-
+    let rep_ctrl = controller_for(scoped::<InstanceReplica>(&client, ns), cfg.clone())
+        .with_config(limits.clone());
     let tdg_ctrl = controller_for(groups.clone(), cfg.clone()).with_config(limits.clone());
     let tdg_store = tdg_ctrl.store();
-    let (reps2, _) = all(&client);
-    let tdgs = tdg_ctrl
-        .watches(reps2, cfg.clone(), move |rep: InstanceReplica| {
+    let tdg_ctrl = tdg_ctrl.watches(
+        scoped::<InstanceReplica>(&client, ns),
+        cfg.clone(),
+        move |rep: InstanceReplica| {
             let ns = rep.namespace();
             tdg_store
                 .state()
@@ -345,61 +362,66 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
                             .as_ref()
                             .is_some_and(|r| r.name == rep.name_any())
                 })
-                .map(|g| kube::runtime::reflector::ObjectRef::from_obj(&*g))
+                .map(|g| ObjectRef::from_obj(&*g))
                 .collect::<Vec<_>>()
-        })
-        .shutdown_on_signal()
-        .run(
-            reconcile::<TrafficDistributionGroup>,
-            error_policy::<TrafficDistributionGroup>,
-            ctx.clone(),
-        );
+        },
+    );
 
-    macro_rules! dependent {
-        ($kind:ty, $get:expr) => {{
-            let c = controller_for(scoped::<$kind>(&client, ns), cfg.clone())
-                .with_config(limits.clone());
-            let store = c.store();
-            let matches = group_ref_of::<$kind>($get);
-            c.watches(
-                groups.clone(),
-                cfg.clone(),
-                move |g: TrafficDistributionGroup| {
-                    let ns = g.namespace();
-                    let name = g.name_any();
-                    store
-                        .state()
-                        .into_iter()
-                        .filter(|o| o.namespace() == ns && matches(o, &name))
-                        .map(|o| kube::runtime::reflector::ObjectRef::from_obj(&*o))
-                        .collect::<Vec<_>>()
-                },
-            )
-            .shutdown_on_signal()
-            .run(reconcile::<$kind>, error_policy::<$kind>, ctx.clone())
-        }};
+    // A controller of a kind that refers to a group, woken when the group changes.
+    fn dependent<K: Managed>(
+        client: &Client,
+        ns: Option<&str>,
+        groups: &Api<TrafficDistributionGroup>,
+        cfg: &watcher::Config,
+        limits: &kube::runtime::controller::Config,
+        group_of: fn(&K) -> &str,
+    ) -> Controller<K> {
+        let c = controller_for(scoped::<K>(client, ns), cfg.clone()).with_config(limits.clone());
+        let store = c.store();
+        c.watches(
+            groups.clone(),
+            cfg.clone(),
+            move |g: TrafficDistributionGroup| {
+                let ns = g.namespace();
+                let name = g.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|o| o.namespace() == ns && group_of(o) == name)
+                    .map(|o| ObjectRef::from_obj(&*o))
+                    .collect::<Vec<_>>()
+            },
+        )
     }
-    let agms = dependent!(AgentMembership, |o: &AgentMembership| o
-        .spec
-        .group_ref
-        .name
-        .as_str());
-    let tdists = dependent!(TrafficDistribution, |o: &TrafficDistribution| o
-        .spec
-        .group_ref
-        .name
-        .as_str());
-    let cdls = dependent!(CallerDenylist, |o: &CallerDenylist| o
-        .spec
-        .group_ref
-        .name
-        .as_str());
+    let agm_ctrl = dependent::<AgentMembership>(&client, ns, &groups, &cfg, &limits, |o| {
+        o.spec.group_ref.name.as_str()
+    });
+    let tdist_ctrl = dependent::<TrafficDistribution>(&client, ns, &groups, &cfg, &limits, |o| {
+        o.spec.group_ref.name.as_str()
+    });
+    let cdl_ctrl = dependent::<CallerDenylist>(&client, ns, &groups, &cfg, &limits, |o| {
+        o.spec.group_ref.name.as_str()
+    });
 
+    let objects = KubeObjects {
+        replicas: rep_ctrl.store(),
+        groups: tdg_ctrl.store(),
+        memberships: agm_ctrl.store(),
+    };
+    let ctx = Arc::new(Ctx::new(client.clone(), engine, objects));
+    macro_rules! run {
+        ($ctrl:expr, $kind:ty) => {
+            $ctrl
+                .shutdown_on_signal()
+                .run(reconcile::<$kind>, error_policy::<$kind>, ctx.clone())
+                .for_each(run_log(<$kind as Managed>::KIND))
+        };
+    }
     tokio::join!(
-        replicas.for_each(run_log("InstanceReplica")),
-        tdgs.for_each(run_log("TrafficDistributionGroup")),
-        agms.for_each(run_log("AgentMembership")),
-        tdists.for_each(run_log("TrafficDistribution")),
-        cdls.for_each(run_log("CallerDenylist")),
+        run!(rep_ctrl, InstanceReplica),
+        run!(tdg_ctrl, TrafficDistributionGroup),
+        run!(agm_ctrl, AgentMembership),
+        run!(tdist_ctrl, TrafficDistribution),
+        run!(cdl_ctrl, CallerDenylist),
     );
 }

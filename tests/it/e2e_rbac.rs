@@ -88,8 +88,8 @@ fn exists(bed: &TestBed, ns: &str, what: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_never_strands_agents()
-{
+async fn while_the_group_cache_cannot_sync_deleting_a_membership_holds_the_finalizer_and_never_strands_agents()
+ {
     let bed = TestBed::shared();
     bed.require_core_apis("the test bed has no RBAC (apiextensions flavour)");
     let ns = bed.namespace("e2e-rbac");
@@ -116,8 +116,9 @@ async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_nev
     assert_eq!(members(&west, &arn).await, agent_ids(&west, 1, 10).await);
     drop(admin);
 
-    // The same controller, as an identity that may list and watch groups but not get them.
-    apply(bed, &ns, &role_yaml("list, watch, patch, update"));
+    // The same controller, as an identity that may get groups but not list or watch them: its
+    // cache of groups (the reflector store the passes read) never finishes its first list.
+    apply(bed, &ns, &role_yaml("get, patch, update"));
     let kubeconfig = limited_kubeconfig(bed, &ns);
     let limited = Proc(
         controller_command(bed, &ns, &emu.url, &format!("controller-limited-{ns}.log"))
@@ -156,7 +157,7 @@ async fn without_get_on_groups_deleting_a_membership_holds_the_finalizer_and_nev
         "nothing removed blind"
     );
 
-    // Grant `get`: the cleanup goes through and the agents leave.
+    // Grant `list` and `watch`: the cache syncs, the cleanup goes through and the agents leave.
     apply(bed, &ns, &role_yaml("get, list, watch, patch, update"));
     let out = bed.kubectl(&[
         "wait",

@@ -13,6 +13,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::model::State;
 use crate::emulator::page;
 use crate::emulator::presence::{self, Agent, AgentState, Queue, QueueType};
+use crate::emulator::roster;
 
 pub(super) fn list_queues(st: &mut State, ctx: &Ctx, req: &Req) -> R {
     let size = max_results(ctx, req.q_int(ctx, "maxResults")?, 100, 1000)?;
@@ -31,7 +32,7 @@ pub(super) fn list_queues(st: &mut State, ctx: &Ctx, req: &Req) -> R {
             "queueTypes value {t:?} is not one of STANDARD, AGENT"
         )));
     }
-    let items: Vec<Queue> = presence::queues(st, &inst.id)
+    let items: Vec<Queue> = roster::queues(st, &inst.id)
         .into_iter()
         .filter(|q| types.is_empty() || types.contains(&q.queue_type.as_str()))
         .collect();
@@ -293,11 +294,11 @@ pub(super) fn get_current_metric_data(st: &mut State, ctx: &Ctx, req: &Req) -> R
     let inst = find_instance(st, ctx, &req.labels[0], false)?.clone();
     let r = parse(ctx, req)?;
     let visible = presence::visible_regions(&inst, ctx.region);
-    let agents: Vec<Agent> = presence::agents(st, &inst)
+    let agents: Vec<Agent> = roster::agents(st, &inst)
         .into_iter()
         .filter(|a| visible.contains(&a.region))
         .collect();
-    let queues = presence::queues(st, &inst.id);
+    let queues = roster::queues(st, &inst.id);
     let rp_names: BTreeMap<String, ()> = st
         .routing_profiles
         .values()
