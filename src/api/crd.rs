@@ -507,7 +507,7 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
     merge(
         s,
         "spec.rollout.gates[].webhook.caBundle",
-        json!({"maxLength": 65536}),
+        json!({"maxLength": 65536, "format": "byte"}),
     );
     for m in ["telephony", "agents", "signIn"] {
         merge(s, &format!("status.{m}"), json!({"maxProperties": 8}));
