@@ -178,7 +178,7 @@ async fn next_pass(live: Arc<dyn ConnectApi>, world: &World) -> Report {
     let dry = Arc::new(DryRun::new(live));
     let engine = Engine::new(dry.clone(), Duration::from_secs(300));
     let objects = lines(pass(&engine, world, false).await);
-    Report::new(&dry.writes(), objects)
+    Report::new(&dry.writes(), objects).with_failed_reads(dry.failed_reads())
 }
 
 /// Every write until the manifests converge, simulated on a snapshot of live Connect.

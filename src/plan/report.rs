@@ -33,12 +33,7 @@ pub struct Change {
 }
 
 /// A read of live Connect that failed: what depends on it is unknown, not "none".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedRead {
-    pub operation: String,
-    pub region: String,
-    pub error: String,
-}
+pub use crate::connect::FailedRead;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {

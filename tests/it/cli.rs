@@ -201,8 +201,8 @@ fn plan_exits_zero_when_nothing_would_change_and_speaks_json_and_markdown() {
 }
 
 /// A read of live Connect that fails is reported, not taken for "none": with every
-/// `ListReplicationFindings` denied, `plan` names the failed read in each output and exits 1
-/// (the same state without the fault plans "no change", exit 0, in the test above).
+/// `ListReplicationFindings` denied, `plan` (and `plan --next-pass`) names the failed read in each
+/// output and exits 1 (the same state without the fault plans "no change", exit 0, above).
 #[test]
 fn plan_reports_reads_that_failed_and_exits_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,18 +242,20 @@ fn plan_reports_reads_that_failed_and_exits_one() {
         r#"{"operation": "ListReplicationFindings", "errorType": "AccessDeniedException"}"#,
     );
     assert_eq!(status, 200, "{text}");
-    let plan = |output: &str| {
+    let plan = |output: &str, extra: &[&str]| {
         Command::new(BIN)
             .args(["plan", "-f"])
             .arg(&manifests)
             .args(["--endpoint-url", &url, "--output", output])
+            .args(extra)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-west-2")
             .output()
             .unwrap()
     };
-    let (text, json, md) = (plan("text"), plan("json"), plan("markdown"));
+    let (text, json, md) = (plan("text", &[]), plan("json", &[]), plan("markdown", &[]));
+    let next = plan("json", &["--next-pass"]);
     let _ = emu.kill();
     let _ = emu.wait();
     let stdout = String::from_utf8_lossy(&text.stdout);
@@ -276,4 +278,15 @@ fn plan_reports_reads_that_failed_and_exits_one() {
     );
     assert_eq!(md.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&md.stdout).contains("**Reads that failed**"));
+    // The next pass alone (no snapshot) reports the same failed read.
+    assert_eq!(next.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&next.stdout).unwrap();
+    assert!(
+        v["failed_reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["operation"] == "ListReplicationFindings"),
+        "{v}"
+    );
 }
