@@ -70,6 +70,14 @@ pub struct ControllerArgs {
     /// How long a Lease that is not renewed keeps others from taking over.
     #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub leader_election_lease_duration: Duration,
+    /// Hosts webhook gates may call: a comma list of host globs (`*` is one or more characters);
+    /// a gate whose host matches none is refused (Stalled, reason WebhookHostNotAllowed).
+    #[arg(
+        long,
+        env = "CONNECT_GR_ALLOWED_WEBHOOK_HOSTS",
+        default_value = crate::plan::webhook_hosts::DEFAULT_ALLOWED_WEBHOOK_HOSTS
+    )]
+    pub allowed_webhook_hosts: crate::plan::webhook_hosts::AllowedHosts,
 }
 
 /// Name of the Lease replicas campaign for.
@@ -177,6 +185,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     engine.drift_policy = args.drift_policy;
     engine.denylist = crate::reconcile::denylist::backend_from_env().await;
     engine.observe_only = args.observe_only;
+    engine.webhook_hosts = Arc::new(args.allowed_webhook_hosts.clone());
     // A standby replica is healthy and ready: it serves probes and metrics while it waits.
     ready.store(true, Ordering::Relaxed);
     let elector = args.leader_elect.then(|| {

@@ -2,10 +2,13 @@
 //! name, with their users, routing profiles, hierarchy groups, numbers, Lambda associations and
 //! traffic distribution groups (tags, split, members, numbers). `connect-gr plan` loads it into
 //! the embedded emulator and runs the driver there, so the plan shows the whole change.
+//!
+//! A read that fails (throttled, timed out, 5xx, denied) is never taken for "none": it is
+//! recorded as a [`FailedRead`] (the plan reports it and exits 1) and the snapshot goes on with
+//! what it could read. Only NotFound of something optional (an instance, Lambda, bots, flows)
+//! means absent.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use anyhow::Context;
 
 use crate::connect::LexBotRef;
 use crate::connect::{
@@ -14,6 +17,49 @@ use crate::connect::{
 use crate::emulator::flows::{BotSpec, FindingSpec, FlowSpec};
 use crate::emulator::model::{GroupSpec, InstanceSpec, PhoneSpec, StateFile, UserSpec};
 use crate::local::World;
+pub use crate::plan::report::FailedRead;
+
+/// The reads that failed while taking a snapshot.
+#[derive(Debug, Default)]
+struct Reads(Vec<FailedRead>);
+
+impl Reads {
+    fn fail(&mut self, operation: &str, region: &str, e: &ConnectError) {
+        self.0.push(FailedRead {
+            operation: operation.to_string(),
+            region: region.to_string(),
+            error: e.to_string(),
+        });
+    }
+    /// The value, or None with the failure recorded.
+    fn ok<T>(&mut self, operation: &str, region: &str, r: Result<T, ConnectError>) -> Option<T> {
+        r.map_err(|e| self.fail(operation, region, &e)).ok()
+    }
+    /// The value; an empty one when Connect says NotFound; an empty one and the failure
+    /// recorded on any other error.
+    fn or_absent<T: Default>(
+        &mut self,
+        operation: &str,
+        region: &str,
+        r: Result<T, ConnectError>,
+    ) -> T {
+        match r {
+            Ok(v) => v,
+            Err(ConnectError::NotFound(_)) => T::default(),
+            Err(e) => {
+                self.fail(operation, region, &e);
+                T::default()
+            }
+        }
+    }
+}
+
+/// Live Connect as a state file, and the reads that failed on the way.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub state: StateFile,
+    pub failed: Vec<FailedRead>,
+}
 
 /// An instance the manifests name: its id and the region to ask first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,14 +95,19 @@ pub fn instances(world: &World) -> Vec<Named> {
 }
 
 /// The live state of `named` as an emulator state file. An instance that does not exist is left
-/// out (the plan then shows what the controller would report); any other failed read is an error.
-pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Result<StateFile> {
+/// out (the plan then shows what the controller would report); any other failed read is recorded
+/// in `failed` (an instance that cannot be described is left out too).
+pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> Snapshot {
     let mut file = StateFile::default();
+    let mut reads = Reads::default();
     for n in named {
         let info = match connect.describe_instance(&n.region, &n.instance_id).await {
             Ok(i) => i,
             Err(ConnectError::NotFound(_)) => continue,
-            Err(e) => return Err(e).context(format!("DescribeInstance {}", n.instance_id)),
+            Err(e) => {
+                reads.fail("DescribeInstance", &n.region, &e);
+                continue;
+            }
         };
         let source = info.source_region.clone().unwrap_or(n.region.clone());
         let replica = info.replication.iter().find(|r| r.region != source);
@@ -64,17 +115,34 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
         let named_ids = |v: Vec<crate::connect::NamedId>| -> BTreeMap<String, String> {
             v.into_iter().map(|x| (x.id, x.name)).collect()
         };
-        let profiles = named_ids(connect.list_routing_profiles(&source, &id).await?);
-        let hierarchies = named_ids(connect.list_hierarchy_groups(&source, &id).await?);
-        let users = connect.search_users(&source, &id, Priority::Normal).await?;
+        let profiles = named_ids(reads.or_absent(
+            "ListRoutingProfiles",
+            &source,
+            connect.list_routing_profiles(&source, &id).await,
+        ));
+        let hierarchies = named_ids(reads.or_absent(
+            "ListUserHierarchyGroups",
+            &source,
+            connect.list_hierarchy_groups(&source, &id).await,
+        ));
+        let users = reads.or_absent(
+            "SearchUsers",
+            &source,
+            connect.search_users(&source, &id, Priority::Normal).await,
+        );
         let usernames: BTreeMap<String, String> = users
             .iter()
             .map(|u| (u.id.clone(), u.username.clone()))
             .collect();
-        let groups = match replica {
-            Some(_) => connect
-                .list_traffic_distribution_groups(&source, &id, Priority::Normal)
-                .await?
+        let groups: Vec<_> = match replica {
+            Some(_) => reads
+                .or_absent(
+                    "ListTrafficDistributionGroups",
+                    &source,
+                    connect
+                        .list_traffic_distribution_groups(&source, &id, Priority::Normal)
+                        .await,
+                )
                 .into_iter()
                 .filter(|g| !g.status.contains("DELET"))
                 .collect(),
@@ -86,7 +154,8 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
         let mut phones = Vec::new();
         let mut lambdas = BTreeMap::new();
         for r in &regions {
-            for p in connect.list_phone_numbers(r, Priority::Normal).await? {
+            let listed = connect.list_phone_numbers(r, Priority::Normal).await;
+            for p in reads.or_absent("ListPhoneNumbersV2", r, listed) {
                 let ours = p.instance_id.as_deref() == Some(id.as_str())
                     || p.target_arn.as_deref().is_some_and(|t| {
                         t.contains(&format!("instance/{id}")) || group_arns.contains(t)
@@ -106,20 +175,28 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                     lambdas.insert(r.clone(), f);
                 }
                 Err(ConnectError::NotFound(_)) => {}
-                Err(e) => return Err(e).context(format!("ListLambdaFunctions in {r}")),
+                Err(e) => reads.fail("ListLambdaFunctions", r, &e),
             }
         }
         {
             for g in &groups {
                 let d = connect
                     .describe_traffic_distribution_group(&source, &g.arn, Priority::Normal)
-                    .await?;
+                    .await;
                 let split = connect
                     .get_traffic_distribution(&source, &g.arn, Priority::Normal)
-                    .await?;
+                    .await;
                 let members = connect
                     .list_group_users(&source, &g.arn, Priority::Normal)
-                    .await?;
+                    .await;
+                // A group that cannot be read whole is left out (and the failure reported).
+                let (Some(d), Some(split), Some(members)) = (
+                    reads.ok("DescribeTrafficDistributionGroup", &source, d),
+                    reads.ok("GetTrafficDistribution", &source, split),
+                    reads.ok("ListTrafficDistributionGroupUsers", &source, members),
+                ) else {
+                    continue;
+                };
                 let widen = |m: &BTreeMap<String, i32>| {
                     m.iter().map(|(k, v)| (k.clone(), i64::from(*v))).collect()
                 };
@@ -156,23 +233,28 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                     bots.insert(r.clone(), b.into_iter().map(bot_spec).collect());
                 }
                 Err(ConnectError::NotFound(_)) => {}
-                Err(e) => return Err(e).context(format!("ListBots in {r}")),
+                Err(e) => reads.fail("ListBots", r, &e),
             }
         }
         // Some(isolated) when the instance has global routing; None when Connect refuses the
-        // call (not enabled) or the instance is not replicated.
+        // call (not enabled) or the instance is not replicated. Any other failure is a failed
+        // read, not "not enabled".
         let routing = match replica {
-            Some(_) => connect
-                .get_cross_region_routing(&source, &id)
-                .await
-                .ok()
-                .map(|isolated| !isolated.is_empty()),
+            Some(_) => match connect.get_cross_region_routing(&source, &id).await {
+                Ok(isolated) => Some(!isolated.is_empty()),
+                Err(e) if e.class() == crate::connect::ErrorClass::Terminal => None,
+                Err(e) => {
+                    reads.fail("GetCrossRegionRouting", &source, &e);
+                    None
+                }
+            },
             None => None,
         };
         let mut findings = Vec::new();
         if replica.is_some() {
             for t in crate::reconcile::preflight::FINDING_TYPES {
-                let Ok(f) = connect.list_replication_findings(&source, &id, t).await else {
+                let listed = connect.list_replication_findings(&source, &id, t).await;
+                let Some(f) = reads.ok("ListReplicationFindings", &source, listed) else {
                     continue;
                 };
                 findings.extend(f.findings.into_iter().map(|f| FindingSpec {
@@ -226,8 +308,8 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
             lambda_functions: lambdas,
             global_routing: routing.is_some(),
             isolated: routing.unwrap_or(false),
-            contact_flows: flows(connect, &source, &id, false).await?,
-            flow_modules: flows(connect, &source, &id, true).await?,
+            contact_flows: flows(connect, &source, &id, false, &mut reads).await,
+            flow_modules: flows(connect, &source, &id, true, &mut reads).await,
             lex_bots: bots,
             replication_findings: findings,
         });
@@ -238,7 +320,10 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> anyhow::Resu
                 .push(crate::emulator::model::AccountSpec { id: a.to_string() });
         }
     }
-    Ok(file)
+    Snapshot {
+        state: file,
+        failed: reads.0,
+    }
 }
 
 fn bot_spec(b: LexBotRef) -> BotSpec {
@@ -254,17 +339,23 @@ async fn flows(
     region: &str,
     instance_id: &str,
     module: bool,
-) -> anyhow::Result<Vec<FlowSpec>> {
-    let list = match connect.list_flows(region, instance_id, module).await {
-        Ok(l) => l,
-        Err(ConnectError::NotFound(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("ListContactFlows"),
+    reads: &mut Reads,
+) -> Vec<FlowSpec> {
+    let (list_op, describe_op) = if module {
+        ("ListContactFlowModules", "DescribeContactFlowModule")
+    } else {
+        ("ListContactFlows", "DescribeContactFlow")
     };
+    let listed = connect.list_flows(region, instance_id, module).await;
+    let list = reads.or_absent(list_op, region, listed);
     let mut out = Vec::new();
     for f in list {
-        let content = connect
+        let described = connect
             .describe_flow_content(region, instance_id, module, &f.id)
-            .await?;
+            .await;
+        let Some(content) = reads.ok(describe_op, region, described) else {
+            continue;
+        };
         out.push(FlowSpec {
             name: f.name,
             flow_type: None,
@@ -272,5 +363,5 @@ async fn flows(
             content: serde_json::from_str(&content).unwrap_or(serde_json::Value::String(content)),
         });
     }
-    Ok(out)
+    out
 }

@@ -501,8 +501,13 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
     rule(
         s,
         "spec.rollout.gates[].webhook.url",
-        "self.startsWith('http://')",
+        "self.startsWith('https://')",
         msg::WEBHOOK_URL,
+    );
+    merge(
+        s,
+        "spec.rollout.gates[].webhook.caBundle",
+        json!({"maxLength": 65536, "format": "byte"}),
     );
     for m in ["telephony", "agents", "signIn"] {
         merge(s, &format!("status.{m}"), json!({"maxProperties": 8}));

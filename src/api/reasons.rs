@@ -87,6 +87,9 @@ pub const ROLLOUT_PAUSED: &str = "RolloutPaused";
 pub const GATE_FAILED: &str = "GateFailed";
 /// Normal Event: a gated rollout resumed on connectgr.io/resume.
 pub const ROLLOUT_RESUMED: &str = "RolloutResumed";
+/// Stalled: a webhook gate's host is outside `--allowed-webhook-hosts` (or its URL is not
+/// https://); no gate is asked and the split does not move.
+pub const WEBHOOK_HOST_NOT_ALLOWED: &str = "WebhookHostNotAllowed";
 // Preflight and cross-region routing
 /// FailoverReady=True: no preflight finding is blocking.
 pub const NO_BLOCKING_FINDINGS: &str = "NoBlockingFindings";

@@ -21,8 +21,9 @@ pub struct Gate {
     /// At most `max` contacts wait in queue in that region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts_in_queue: Option<ContactsInQueueGate>,
-    /// POST of the proposed step as JSON: 2xx passes, any other status fails, a timeout is
-    /// inconclusive.
+    /// POST of the proposed step as JSON to an https:// URL whose host the controller's
+    /// --allowed-webhook-hosts admits: 2xx passes, any other status (or an answer over 64 KiB)
+    /// fails, no answer within timeoutSeconds is inconclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookGate>,
     /// Waits until annotation connectgr.io/approve is the next step number or "all".
@@ -73,16 +74,39 @@ pub struct ContactsInQueueGate {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookGate {
-    /// http:// or https:// URL the proposed step is POSTed to.
+    /// https:// URL the proposed step is POSTed to (its host must match the controller's
+    /// --allowed-webhook-hosts).
     pub url: String,
     /// Seconds to wait for an answer (1..60); no answer in time is inconclusive.
     #[serde(default = "default_timeout")]
     #[schemars(default = "default_timeout")]
     pub timeout_seconds: i64,
+    /// PEM CA certificates (base64) trusted for this webhook's server, in addition to the
+    /// system trust store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
 }
 
 fn default_timeout() -> i64 {
     5
+}
+
+/// The certificates of a webhook gate's `caBundle` (base64 of PEM); at least one.
+pub fn ca_bundle_certs(
+    b64: &str,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use base64::Engine as _;
+    use rustls::pki_types::pem::PemObject;
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("not base64: {e}"))?;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it".into());
+    }
+    Ok(certs)
 }
 
 /// Manual approval through the connectgr.io/approve annotation (no spec edit needed).

@@ -345,8 +345,9 @@ fn traffic_distribution_rules() {
                     oldest_contact_age: None,
                     contacts_in_queue: None,
                     webhook: Some(crate::api::rollout::WebhookGate {
-                        url: "https://checker.example/gate".into(),
+                        url: "http://checker.example/gate".into(),
                         timeout_seconds: 5,
+                        ca_bundle: None,
                     }),
                     approval: None,
                 }],
@@ -354,6 +355,26 @@ fn traffic_distribution_rules() {
             })
         },
         msg::WEBHOOK_URL,
+    );
+    check(
+        &|s| {
+            s.rollout = Some(Rollout {
+                gates: vec![crate::api::Gate {
+                    name: "tls".into(),
+                    agents_available: None,
+                    oldest_contact_age: None,
+                    contacts_in_queue: None,
+                    webhook: Some(crate::api::rollout::WebhookGate {
+                        url: "https://checker.ops.svc/gate".into(),
+                        timeout_seconds: 5,
+                        ca_bundle: Some("bm90IGEgY2VydGlmaWNhdGU=".into()),
+                    }),
+                    approval: None,
+                }],
+                ..Default::default()
+            })
+        },
+        msg::CA_BUNDLE,
     );
     check(&|s| s.drift_pause_seconds = -1, msg::DRIFT_PAUSE_RANGE);
     check(&|s| s.drift_pause_seconds = 604_801, msg::DRIFT_PAUSE_RANGE);

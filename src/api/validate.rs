@@ -67,8 +67,8 @@ pub mod msg {
     pub const PAUSE_RANGE: &str = "rollout.pauseSeconds must be between 0 and 86400";
     pub const ONE_GATE_KIND: &str = "a gate sets exactly one of agentsAvailable, oldestContactAge, contactsInQueue, webhook, approval";
     pub const FAILURE_LIMIT_RANGE: &str = "rollout.failureLimit must be between 1 and 100";
-    pub const WEBHOOK_URL: &str =
-        "webhook.url must be an http:// URL (the webhook gate has no TLS client yet)";
+    pub const WEBHOOK_URL: &str = "webhook.url must be an https:// URL";
+    pub const CA_BUNDLE: &str = "webhook.caBundle must be base64 of PEM CA certificates";
     pub const DRIFT_PAUSE_RANGE: &str = "driftPauseSeconds must be between 0 and 604800";
     pub const REGION_NAME: &str = "must be an AWS region name such as us-east-1";
     pub const E164: &str = "must be a phone number in E.164 format such as +14255550100";
@@ -518,13 +518,22 @@ pub fn traffic_distribution(
             if kinds.iter().filter(|k| **k).count() != 1 {
                 e.push(format!("spec.rollout.gates[{i}]"), msg::ONE_GATE_KIND);
             }
-            if let Some(w) = &g.webhook
-                && !w.url.starts_with("http://")
-            {
-                e.push(
-                    format!("spec.rollout.gates[{i}].webhook.url"),
-                    msg::WEBHOOK_URL,
-                );
+            if let Some(w) = &g.webhook {
+                if !w.url.starts_with("https://") {
+                    e.push(
+                        format!("spec.rollout.gates[{i}].webhook.url"),
+                        msg::WEBHOOK_URL,
+                    );
+                }
+                if w.ca_bundle
+                    .as_deref()
+                    .is_some_and(|b| super::rollout::ca_bundle_certs(b).is_err())
+                {
+                    e.push(
+                        format!("spec.rollout.gates[{i}].webhook.caBundle"),
+                        msg::CA_BUNDLE,
+                    );
+                }
             }
         }
     }

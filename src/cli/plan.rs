@@ -3,7 +3,8 @@
 //! as the controller runs there until the manifests converge; every write it took is the plan,
 //! grouped and counted, with the waits it would incur in Connect. `--next-pass` shows only the
 //! controller's next pass against live Connect instead (writes recorded, not sent). Exit code 0:
-//! no change; 2: changes; 1: error (as `terraform plan -detailed-exitcode`).
+//! no change; 2: changes; 1: error, or a read of live Connect failed (the report lists it under
+//! "Reads that failed"; as `terraform plan -detailed-exitcode`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -163,6 +164,9 @@ pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
             print!("{}", crate::cli::preflight::render(&preflight, "text"));
         }
     }
+    if report.reads_failed() {
+        std::process::exit(1);
+    }
     if report.has_changes() {
         std::process::exit(2);
     }
@@ -174,7 +178,7 @@ async fn next_pass(live: Arc<dyn ConnectApi>, world: &World) -> Report {
     let dry = Arc::new(DryRun::new(live));
     let engine = Engine::new(dry.clone(), Duration::from_secs(300));
     let objects = lines(pass(&engine, world, false).await);
-    Report::new(&dry.writes(), objects)
+    Report::new(&dry.writes(), objects).with_failed_reads(dry.failed_reads())
 }
 
 /// Every write until the manifests converge, simulated on a snapshot of live Connect.
@@ -184,7 +188,8 @@ async fn complete(
     timeout: Duration,
 ) -> anyhow::Result<Report> {
     let named = crate::snapshot::instances(world);
-    let state = crate::snapshot::snapshot(&*live, &named).await?;
+    let crate::snapshot::Snapshot { state, failed } =
+        crate::snapshot::snapshot(&*live, &named).await;
     let region_pairs = named
         .iter()
         .filter_map(|n| Some((n.region.clone(), n.replica_region.clone()?)))
@@ -230,15 +235,26 @@ async fn complete(
             .filter(|p| matches!(p.verdict, Verdict::Progressing { .. }))
             .map(|p| format!("{} {}", p.kind, p.name))
             .collect();
+        let reads: Vec<String> = failed
+            .iter()
+            .map(|f| format!("[{}] {}: {}", f.region, f.operation, f.error))
+            .collect();
         anyhow::bail!(
-            "the simulation did not converge within {timeout:?}: {}",
-            stuck.join(", ")
+            "the simulation did not converge within {timeout:?}: {}{}",
+            stuck.join(", "),
+            if reads.is_empty() {
+                String::new()
+            } else {
+                format!("; reads that failed: {}", reads.join("; "))
+            }
         );
     }
     let writes = with_names(&recorder.writes(), &names);
     let quotas = SchedulerConfig::from_env();
     let waits = waits(&writes, |op| quotas.quota(op));
-    Ok(Report::new(&writes, lines(progress)).with_waits(waits))
+    Ok(Report::new(&writes, lines(progress))
+        .with_waits(waits)
+        .with_failed_reads(failed))
 }
 
 /// Names for the ids and ARNs the simulation's writes carry: groups, users, numbers.

@@ -15,6 +15,17 @@ pub struct DryRun {
     /// Send the writes too and record only those that succeed (`connect-gr plan` runs the
     /// driver this way against the embedded emulator loaded with a snapshot of live Connect).
     pub forward: bool,
+    /// Reads that failed (throttled, denied, 5xx, timed out; not NotFound, not a refusal), for
+    /// `connect-gr plan --next-pass`.
+    pub failed_reads: Mutex<Vec<FailedRead>>,
+}
+
+/// A read of Connect that failed: what depends on it is unknown, not "none".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailedRead {
+    pub operation: String,
+    pub region: String,
+    pub error: String,
 }
 
 impl DryRun {
@@ -23,6 +34,7 @@ impl DryRun {
             inner,
             writes: Mutex::new(Vec::new()),
             forward: false,
+            failed_reads: Mutex::new(Vec::new()),
         }
     }
 
@@ -54,6 +66,37 @@ impl DryRun {
         sent
     }
 
+    /// A read, passed through; a failure that is not an answer (NotFound, an invalid request) is
+    /// recorded.
+    async fn read<T>(
+        &self,
+        operation: &str,
+        region: &str,
+        call: impl std::future::Future<Output = ConnectResult<T>>,
+    ) -> ConnectResult<T> {
+        let r = call.await;
+        if let Err(e) = &r
+            && matches!(
+                e,
+                ConnectError::Throttled(_)
+                    | ConnectError::Transient(_)
+                    | ConnectError::AccessDenied(_)
+            )
+        {
+            self.failed_reads.lock().push(FailedRead {
+                operation: operation.into(),
+                region: region.into(),
+                error: e.to_string(),
+            });
+        }
+        r
+    }
+
+    /// The reads that failed so far.
+    pub fn failed_reads(&self) -> Vec<FailedRead> {
+        self.failed_reads.lock().clone()
+    }
+
     /// The writes recorded so far, `[region] Operation detail`.
     pub fn writes(&self) -> Vec<String> {
         self.writes.lock().clone()
@@ -67,7 +110,8 @@ impl DryRun {
 #[async_trait]
 impl ConnectApi for DryRun {
     async fn describe_instance(&self, r: &str, i: &str) -> ConnectResult<InstanceInfo> {
-        self.inner.describe_instance(r, i).await
+        self.read("DescribeInstance", r, self.inner.describe_instance(r, i))
+            .await
     }
     async fn replicate_instance(
         &self,
@@ -95,7 +139,12 @@ impl ConnectApi for DryRun {
         i: &str,
         p: Priority,
     ) -> ConnectResult<Vec<GroupInfo>> {
-        self.inner.list_traffic_distribution_groups(r, i, p).await
+        self.read(
+            "ListTrafficDistributionGroups",
+            r,
+            self.inner.list_traffic_distribution_groups(r, i, p),
+        )
+        .await
     }
     async fn describe_traffic_distribution_group(
         &self,
@@ -103,9 +152,12 @@ impl ConnectApi for DryRun {
         g: &str,
         p: Priority,
     ) -> ConnectResult<GroupInfo> {
-        self.inner
-            .describe_traffic_distribution_group(r, g, p)
-            .await
+        self.read(
+            "DescribeTrafficDistributionGroup",
+            r,
+            self.inner.describe_traffic_distribution_group(r, g, p),
+        )
+        .await
     }
     async fn create_traffic_distribution_group(
         &self,
@@ -138,7 +190,12 @@ impl ConnectApi for DryRun {
         g: &str,
         p: Priority,
     ) -> ConnectResult<Distribution> {
-        self.inner.get_traffic_distribution(r, g, p).await
+        self.read(
+            "GetTrafficDistribution",
+            r,
+            self.inner.get_traffic_distribution(r, g, p),
+        )
+        .await
     }
     async fn update_traffic_distribution(
         &self,
@@ -158,7 +215,12 @@ impl ConnectApi for DryRun {
         .await
     }
     async fn list_group_users(&self, r: &str, g: &str, p: Priority) -> ConnectResult<Vec<String>> {
-        self.inner.list_group_users(r, g, p).await
+        self.read(
+            "ListTrafficDistributionGroupUsers",
+            r,
+            self.inner.list_group_users(r, g, p),
+        )
+        .await
     }
     async fn list_group_users_page(
         &self,
@@ -167,7 +229,12 @@ impl ConnectApi for DryRun {
         t: Option<String>,
         p: Priority,
     ) -> ConnectResult<(Vec<String>, Option<String>)> {
-        self.inner.list_group_users_page(r, g, t, p).await
+        self.read(
+            "ListTrafficDistributionGroupUsers",
+            r,
+            self.inner.list_group_users_page(r, g, t, p),
+        )
+        .await
     }
     async fn associate_group_user(&self, r: &str, g: &str, i: &str, u: &str) -> ConnectResult<()> {
         self.write(
@@ -194,23 +261,36 @@ impl ConnectApi for DryRun {
         .await
     }
     async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
-        self.inner.list_users(r, i, p).await
+        self.read("ListUsers", r, self.inner.list_users(r, i, p))
+            .await
     }
     async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
-        self.inner.search_users(r, i, p).await
+        self.read("SearchUsers", r, self.inner.search_users(r, i, p))
+            .await
     }
     async fn list_routing_profiles(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
-        self.inner.list_routing_profiles(r, i).await
+        self.read(
+            "ListRoutingProfiles",
+            r,
+            self.inner.list_routing_profiles(r, i),
+        )
+        .await
     }
     async fn list_hierarchy_groups(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
-        self.inner.list_hierarchy_groups(r, i).await
+        self.read(
+            "ListUserHierarchyGroups",
+            r,
+            self.inner.list_hierarchy_groups(r, i),
+        )
+        .await
     }
     async fn list_phone_numbers(
         &self,
         r: &str,
         p: Priority,
     ) -> ConnectResult<Vec<PhoneNumberInfo>> {
-        self.inner.list_phone_numbers(r, p).await
+        self.read("ListPhoneNumbersV2", r, self.inner.list_phone_numbers(r, p))
+            .await
     }
     async fn tag_resource(
         &self,
@@ -251,7 +331,12 @@ impl ConnectApi for DryRun {
         .await
     }
     async fn list_lambda_functions(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
-        self.inner.list_lambda_functions(r, i).await
+        self.read(
+            "ListLambdaFunctions",
+            r,
+            self.inner.list_lambda_functions(r, i),
+        )
+        .await
     }
     async fn associate_lambda_function(&self, r: &str, i: &str, f: &str) -> ConnectResult<()> {
         self.write(
@@ -264,7 +349,8 @@ impl ConnectApi for DryRun {
     }
     // Real-time metrics (health gates)
     async fn list_queues(&self, r: &str, i: &str) -> ConnectResult<Vec<NamedId>> {
-        self.inner.list_queues(r, i).await
+        self.read("ListQueues", r, self.inner.list_queues(r, i))
+            .await
     }
     async fn get_current_metrics(
         &self,
@@ -272,11 +358,25 @@ impl ConnectApi for DryRun {
         i: &str,
         f: &MetricFilter,
     ) -> ConnectResult<CurrentMetrics> {
-        self.inner.get_current_metrics(r, i, f).await
+        self.read(
+            "GetCurrentMetricData",
+            r,
+            self.inner.get_current_metrics(r, i, f),
+        )
+        .await
     }
     // Preflight and cross-region routing
     async fn list_flows(&self, r: &str, i: &str, m: bool) -> ConnectResult<Vec<FlowSummary>> {
-        self.inner.list_flows(r, i, m).await
+        self.read(
+            if m {
+                "ListContactFlowModules"
+            } else {
+                "ListContactFlows"
+            },
+            r,
+            self.inner.list_flows(r, i, m),
+        )
+        .await
     }
     async fn describe_flow_content(
         &self,
@@ -285,10 +385,19 @@ impl ConnectApi for DryRun {
         m: bool,
         id: &str,
     ) -> ConnectResult<String> {
-        self.inner.describe_flow_content(r, i, m, id).await
+        self.read(
+            if m {
+                "DescribeContactFlowModule"
+            } else {
+                "DescribeContactFlow"
+            },
+            r,
+            self.inner.describe_flow_content(r, i, m, id),
+        )
+        .await
     }
     async fn list_bots(&self, r: &str, i: &str) -> ConnectResult<Vec<LexBotRef>> {
-        self.inner.list_bots(r, i).await
+        self.read("ListBots", r, self.inner.list_bots(r, i)).await
     }
     async fn list_replication_findings(
         &self,
@@ -296,10 +405,20 @@ impl ConnectApi for DryRun {
         i: &str,
         t: &str,
     ) -> ConnectResult<ReplicationFindings> {
-        self.inner.list_replication_findings(r, i, t).await
+        self.read(
+            "ListReplicationFindings",
+            r,
+            self.inner.list_replication_findings(r, i, t),
+        )
+        .await
     }
     async fn get_cross_region_routing(&self, r: &str, i: &str) -> ConnectResult<Vec<String>> {
-        self.inner.get_cross_region_routing(r, i).await
+        self.read(
+            "GetCrossRegionRouting",
+            r,
+            self.inner.get_cross_region_routing(r, i),
+        )
+        .await
     }
     async fn update_cross_region_routing(&self, r: &str, i: &str, iso: bool) -> ConnectResult<()> {
         self.record(

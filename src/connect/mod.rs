@@ -9,7 +9,7 @@ mod sdk;
 mod types;
 mod types_preflight;
 
-pub use dry_run::DryRun;
+pub use dry_run::{DryRun, FailedRead};
 pub use error::{ConnectError, ErrorClass};
 pub use ratelimit::{
     Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,

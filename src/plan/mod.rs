@@ -13,6 +13,7 @@ pub mod preflight_report;
 pub mod replica;
 pub mod report;
 pub mod sweep;
+pub mod webhook_hosts;
 
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,

@@ -32,6 +32,9 @@ pub struct Change {
     pub items: Vec<String>,
 }
 
+/// A read of live Connect that failed: what depends on it is unknown, not "none".
+pub use crate::connect::FailedRead;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub changes: Vec<Change>,
@@ -39,6 +42,8 @@ pub struct Report {
     pub objects: Vec<ObjectLine>,
     /// What the change waits for in Connect: replication, group creation, quota time.
     pub waits: Vec<String>,
+    /// Reads of live Connect that failed: the plan may understate the change (exit code 1).
+    pub failed_reads: Vec<FailedRead>,
 }
 
 impl Report {
@@ -80,7 +85,45 @@ impl Report {
             calls: writes.len(),
             objects,
             waits: Vec::new(),
+            failed_reads: Vec::new(),
         }
+    }
+
+    pub fn with_failed_reads(mut self, failed: Vec<FailedRead>) -> Self {
+        self.failed_reads = failed;
+        self
+    }
+
+    /// Whether a read the plan needs failed (the plan is then incomplete: exit code 1).
+    pub fn reads_failed(&self) -> bool {
+        !self.failed_reads.is_empty()
+    }
+
+    fn failed_text(&self) -> String {
+        let mut out = format!(
+            "\nReads that failed ({}): the plan may understate the change\n",
+            self.failed_reads.len()
+        );
+        for f in &self.failed_reads {
+            out.push_str(&format!("  [{}] {}: {}\n", f.region, f.operation, f.error));
+        }
+        out
+    }
+
+    fn failed_markdown(&self) -> String {
+        let mut out = format!(
+            "\n**Reads that failed** ({}): the plan may understate the change.\n\n| Region | Operation | Error |\n|---|---|---|\n",
+            self.failed_reads.len()
+        );
+        for f in &self.failed_reads {
+            out.push_str(&format!(
+                "| {} | `{}` | {} |\n",
+                f.region,
+                f.operation,
+                f.error.replace('|', "\\|")
+            ));
+        }
+        out
     }
 
     pub fn with_waits(mut self, waits: Vec<String>) -> Self {
@@ -102,6 +145,10 @@ impl Report {
 
     pub fn text(&self) -> String {
         let mut out = String::new();
+        if self.reads_failed() {
+            out.push_str(&self.failed_text());
+            out.push('\n');
+        }
         for o in &self.objects {
             out.push_str(&format!(
                 "  {:<25} {:<22} {:<12} {}\n",
@@ -163,6 +210,10 @@ impl Report {
 
     pub fn markdown(&self) -> String {
         let mut out = String::from("### connect-gr plan\n\n");
+        if self.reads_failed() {
+            out.push_str(self.failed_markdown().trim_start());
+            out.push('\n');
+        }
         if self.has_changes() {
             out.push_str(&format!(
                 "**{} call(s)** to Connect would be made.\n\n",
@@ -371,6 +422,44 @@ mod tests {
         assert!(!r.has_changes());
         assert!(r.text().contains("No change"));
         assert!(r.json().contains("\"changed\": false"));
+    }
+
+    fn failed() -> Vec<FailedRead> {
+        vec![FailedRead {
+            operation: "ListReplicationFindings".into(),
+            region: "us-west-2".into(),
+            error: "transient failure: InternalServiceException".into(),
+        }]
+    }
+
+    #[test]
+    fn failed_reads_are_a_section_of_every_output_and_not_a_change() {
+        let r = Report::new(&[], vec![]).with_failed_reads(failed());
+        assert!(r.reads_failed());
+        assert!(!r.has_changes());
+        let text = r.text();
+        assert!(text.contains("Reads that failed (1)"), "{text}");
+        assert!(
+            text.contains("[us-west-2] ListReplicationFindings: transient failure"),
+            "{text}"
+        );
+        let md = r.markdown();
+        assert!(md.contains("**Reads that failed** (1)"), "{md}");
+        assert!(
+            md.contains("| us-west-2 | `ListReplicationFindings` |"),
+            "{md}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(v["failed_reads"][0]["operation"], "ListReplicationFindings");
+        assert_eq!(v["failed_reads"][0]["region"], "us-west-2");
+    }
+
+    #[test]
+    fn a_plan_without_failed_reads_has_no_such_section() {
+        let r = sample();
+        assert!(!r.reads_failed());
+        assert!(!r.text().contains("Reads that failed"));
+        assert!(!r.markdown().contains("Reads that failed"));
     }
 
     #[test]

@@ -218,6 +218,9 @@ async fn steps(
     let mut gated_ending = None;
     let decision = match (decision, gated) {
         (Decision::Update { .. }, Some(r)) => {
+            if let Some(end) = super::gates::refused_webhook(engine, &r.gates) {
+                return Ok(end);
+            }
             let pass = super::rollout::gated(
                 engine,
                 obj,

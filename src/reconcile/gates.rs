@@ -1,19 +1,17 @@
 //! Gate I/O of a gated rollout: real-time metric reads (ListQueues, ListRoutingProfiles,
-//! GetCurrentMetricData) in the region the step sends more telephony to, the webhook POST and
-//! the approval annotation. Each gate answers with a `plan::gates::GateOutcome`; a read error or
+//! GetCurrentMetricData) in the region the step sends more telephony to, the webhook POST
+//! (`reconcile::webhook`) and the approval annotation. Each gate answers with a `plan::gates::GateOutcome`; a read error or
 //! a timeout is Inconclusive, never a pass. The decisions live in `plan::gates`.
 
 use std::time::Duration;
 
-use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::api::Gate;
 use crate::api::rollout::MetricScope;
+use crate::api::{Gate, reasons};
 use crate::connect::{CurrentMetrics, Distribution, MetricFilter};
 use crate::plan::gates::{self, GateOutcome, GateResult};
+use serde_json::json;
 
-use super::Engine;
+use super::{Ending, Engine, Verdict};
 
 /// The step the gates are asked about.
 pub struct Proposal<'a> {
@@ -101,7 +99,7 @@ async fn one(engine: &Engine, g: &Gate, p: &Proposal<'_>) -> (GateResult, String
         .await;
     }
     if let Some(w) = &g.webhook {
-        return webhook(&w.url, w.timeout_seconds, &g.name, p).await;
+        return webhook(engine, w, &g.name, p).await;
     }
     if g.approval.is_some() {
         return gates::approval(p.approve, p.step);
@@ -205,67 +203,59 @@ pub fn webhook_body(gate: &str, p: &Proposal<'_>) -> serde_json::Value {
     })
 }
 
-/// POST to an http:// webhook: 2xx passes, other statuses fail, no answer within the timeout
-/// (or no connection) is inconclusive.
-async fn webhook(url: &str, timeout_s: i64, gate: &str, p: &Proposal<'_>) -> (GateResult, String) {
+/// POST to an https:// webhook (`reconcile::webhook`): 2xx passes, other statuses fail; a host
+/// outside `--allowed-webhook-hosts`, a bad `caBundle` or an answer over the size cap fails; no
+/// answer within the timeout (or no connection) is inconclusive. Never a pass without a 2xx.
+async fn webhook(
+    engine: &Engine,
+    w: &crate::api::rollout::WebhookGate,
+    gate: &str,
+    p: &Proposal<'_>,
+) -> (GateResult, String) {
     let body = webhook_body(gate, p).to_string();
-    let timeout = Duration::from_secs(timeout_s.clamp(1, 60) as u64);
-    match tokio::time::timeout(timeout, post(url, &body)).await {
-        Err(_) => (
-            GateResult::Inconclusive,
-            format!("webhook {url} did not answer within {}s", timeout.as_secs()),
-        ),
-        Ok(Err(e)) => (GateResult::Inconclusive, format!("webhook {url}: {e}")),
-        Ok(Ok(status)) if (200..300).contains(&status) => {
-            (GateResult::Pass, format!("webhook answered {status}"))
-        }
-        Ok(Ok(status)) => (GateResult::Fail, format!("webhook answered {status}")),
+    let timeout = Duration::from_secs(w.timeout_seconds.clamp(1, 60) as u64);
+    let url = &w.url;
+    match super::webhook::post(
+        url,
+        w.ca_bundle.as_deref(),
+        body,
+        timeout,
+        &engine.webhook_hosts,
+    )
+    .await
+    {
+        Ok(a) if (200..300).contains(&a.status) => (GateResult::Pass, answered(a.status, &a.body)),
+        Ok(a) => (GateResult::Fail, answered(a.status, &a.body)),
+        Err(e) if e.fails() => (GateResult::Fail, format!("webhook {url}: {e}")),
+        Err(e) => (GateResult::Inconclusive, format!("webhook {url}: {e}")),
     }
 }
 
-/// A minimal HTTP/1.1 POST (`Connection: close`); returns the status code.
-async fn post(url: &str, body: &str) -> Result<u16, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| "only http:// webhook URLs are supported".to_string())?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if authority.contains(':') {
-        authority.to_string()
+fn answered(status: u16, body: &str) -> String {
+    if body.is_empty() {
+        format!("webhook answered {status}")
     } else {
-        format!("{authority}:80")
-    };
-    let mut s = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: connect-gr\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| format!("send: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(2).any(|w| w == b"\r\n") {
-        let n = s.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        format!("webhook answered {status}: {body}")
     }
-    let line = String::from_utf8_lossy(&buf);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "not an HTTP response: {:?}",
-                line.lines().next().unwrap_or("")
-            )
-        })
+}
+
+/// The first webhook gate whose host `--allowed-webhook-hosts` refuses (or whose URL is not an
+/// https:// URL): the rollout is Stalled (reason WebhookHostNotAllowed) before any gate is asked.
+pub fn refused_webhook(engine: &Engine, declared: &[Gate]) -> Option<Ending> {
+    declared.iter().find_map(|g| {
+        let w = g.webhook.as_ref()?;
+        let e = super::webhook::allowed_host(&w.url, &engine.webhook_hosts).err()?;
+        Some(Ending::new(
+            Verdict::stalled(
+                reasons::WEBHOOK_HOST_NOT_ALLOWED,
+                format!(
+                    "webhook gate {:?} is not called: {e}; the rollout waits until the controller's allow-list or the URL changes",
+                    g.name
+                ),
+            ),
+            engine.resync,
+        ))
+    })
 }
 
 #[cfg(test)]

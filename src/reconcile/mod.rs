@@ -14,6 +14,7 @@ pub mod membership;
 pub mod preflight;
 pub mod replica;
 pub mod rollout;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -129,6 +130,8 @@ pub struct Engine {
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
     /// `connect-gr controller --observe-only`: every object in observe mode.
     pub observe_only: bool,
+    /// `--allowed-webhook-hosts`: the only hosts webhook gates call.
+    pub webhook_hosts: Arc<crate::plan::webhook_hosts::AllowedHosts>,
 }
 
 impl Engine {
@@ -152,6 +155,7 @@ impl Engine {
             users: Mutex::new(HashMap::new()),
             denylist: None,
             observe_only: false,
+            webhook_hosts: Arc::default(),
         }
     }
 
@@ -169,6 +173,7 @@ impl Engine {
             denylist: None,
             observe_only: true,
             drift_policy: self.drift_policy,
+            webhook_hosts: self.webhook_hosts.clone(),
         }
     }
 }

@@ -199,3 +199,94 @@ fn plan_exits_zero_when_nothing_would_change_and_speaks_json_and_markdown() {
     assert_eq!(v["objects"][0]["state"], "Ready");
     assert!(String::from_utf8_lossy(&md.stdout).contains("**No change**"));
 }
+
+/// A read of live Connect that fails is reported, not taken for "none": with every
+/// `ListReplicationFindings` denied, `plan` (and `plan --next-pass`) names the failed read in each
+/// output and exits 1 (the same state without the fault plans "no change", exit 0, above).
+#[test]
+fn plan_reports_reads_that_failed_and_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.yaml");
+    std::fs::write(
+        &state,
+        "instances:\n  - id: 4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70\n    alias: support-center\n    region: us-west-2\n    replicated: true\n    replicaRegion: us-east-1\n    replicaAlias: support-center-east\n    routingProfiles: [Basic Routing Profile]\n",
+    )
+    .unwrap();
+    let manifests = dir.path().join("m");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::copy(
+        crate::support::testbed::repo_root().join("deploy/examples/instance-replica.yaml"),
+        manifests.join("instance-replica.yaml"),
+    )
+    .unwrap();
+    let mut emu = Command::new(BIN)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emu.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let (status, _, text) = crate::support::emulator::http_request(
+        url.trim_start_matches("http://"),
+        "POST",
+        "/_emulator/faults",
+        &[("content-type", "application/json")],
+        r#"{"operation": "ListReplicationFindings", "errorType": "AccessDeniedException"}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    let plan = |output: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["plan", "-f"])
+            .arg(&manifests)
+            .args(["--endpoint-url", &url, "--output", output])
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-west-2")
+            .output()
+            .unwrap()
+    };
+    let (text, json, md) = (plan("text", &[]), plan("json", &[]), plan("markdown", &[]));
+    let next = plan("json", &["--next-pass"]);
+    let _ = emu.kill();
+    let _ = emu.wait();
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert_eq!(text.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Reads that failed"), "{stdout}");
+    assert!(
+        stdout.contains("[us-west-2] ListReplicationFindings: access denied"),
+        "{stdout}"
+    );
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let failed = v["failed_reads"].as_array().unwrap();
+    assert!(!failed.is_empty(), "{v}");
+    assert!(
+        failed
+            .iter()
+            .all(|f| f["operation"] == "ListReplicationFindings" && f["region"] == "us-west-2"),
+        "{v}"
+    );
+    assert_eq!(md.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&md.stdout).contains("**Reads that failed**"));
+    // The next pass alone (no snapshot) reports the same failed read.
+    assert_eq!(next.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&next.stdout).unwrap();
+    assert!(
+        v["failed_reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["operation"] == "ListReplicationFindings"),
+        "{v}"
+    );
+}

@@ -578,10 +578,16 @@ fn table() -> Vec<(Bad, &'static str)> {
             msg::ONE_GATE_KIND
         ),
         bad!(
-            "https webhook",
+            "http webhook",
             TDIST,
-            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x, webhook: {url: \"https://c.example/g\"}}]\n",
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x, webhook: {url: \"http://c.ops.svc/g\"}}]\n",
             msg::WEBHOOK_URL
+        ),
+        bad!(
+            "webhook caBundle not base64",
+            TDIST,
+            "  groupRef: {name: g}\n  agents: {us-west-2: 40, us-east-1: 60}\n  rollout:\n    gates: [{name: x, webhook: {url: \"https://c.ops.svc/g\", caBundle: \"not base64!\"}}]\n",
+            "caBundle"
         ),
         bad!(
             "failure limit zero",

@@ -315,19 +315,54 @@ async fn an_approval_gate_waits_for_the_annotation_of_each_step_or_all() {
     wait_ready(bed, &ns, "tdist/split", "30s");
 }
 
-/// A webhook answering with `status` after `delay_ms`; counts requests.
-fn webhook(status: Arc<AtomicU16>, delay_ms: Arc<AtomicU64>, hits: Arc<AtomicU64>) -> String {
+/// An https webhook with a CA of its own, answering with `status` after `delay_ms`; counts
+/// requests. Returns its URL on 127.0.0.1 and its CA as a `caBundle` (base64 of PEM).
+fn webhook(
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+    hits: Arc<AtomicU64>,
+) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf_cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         loop {
-            let Ok((mut s, _)) = listener.accept().await else {
+            let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
             let (status, delay, hits) = (status.clone(), delay_ms.clone(), hits.clone());
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 8192];
                 let _ = s.read(&mut buf).await;
                 hits.fetch_add(1, Ordering::SeqCst);
@@ -341,14 +376,26 @@ fn webhook(status: Arc<AtomicU16>, delay_ms: Arc<AtomicU64>, hits: Arc<AtomicU64
                         .as_bytes(),
                     )
                     .await;
+                let _ = s.shutdown().await;
             });
         }
     });
-    format!("http://{addr}/gate")
+    (
+        format!("https://{addr}/gate"),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca_cert.pem()),
+    )
+}
+
+/// A rollout of one 50 % step gated by the webhook at `url`, trusting `ca`.
+fn webhook_rollout(url: &str, ca: &str) -> String {
+    format!(
+        "    stepPercent: 50\n    pauseSeconds: 1\n    failureLimit: 100\n    onFailure: Pause\n    gates:\n    - {{name: synthetic-call, webhook: {{url: \"{url}\", timeoutSeconds: 1, caBundle: \"{ca}\"}}}}\n"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_gate_passes_on_2xx_fails_on_other_statuses_and_a_timeout_is_inconclusive() {
+async fn an_https_webhook_gate_passes_on_2xx_fails_on_other_statuses_and_a_timeout_is_inconclusive()
+{
     let bed = TestBed::shared();
     let ns = bed.namespace("e2e-gates-webhook");
     let dir = tempfile::tempdir().unwrap();
@@ -362,17 +409,8 @@ async fn a_webhook_gate_passes_on_2xx_fails_on_other_statuses_and_a_timeout_is_i
         Arc::new(AtomicU64::new(0)),
         Arc::new(AtomicU64::new(0)),
     );
-    let url = webhook(status.clone(), delay.clone(), hits.clone());
-    apply(
-        bed,
-        &ns,
-        &split(
-            50,
-            &format!(
-                "    stepPercent: 50\n    pauseSeconds: 1\n    failureLimit: 100\n    onFailure: Pause\n    gates:\n    - {{name: synthetic-call, webhook: {{url: \"{url}\", timeoutSeconds: 1}}}}\n"
-            ),
-        ),
-    );
+    let (url, ca) = webhook(status.clone(), delay.clone(), hits.clone());
+    apply(bed, &ns, &split(50, &webhook_rollout(&url, &ca)));
     eventually(Duration::from_secs(30), "a 500 fails the gate", || async {
         rollout(bed, &ns, "gates[0].result") == "Fail"
             && rollout(bed, &ns, "gates[0].message").contains("500")
@@ -397,4 +435,69 @@ async fn a_webhook_gate_passes_on_2xx_fails_on_other_statuses_and_a_timeout_is_i
     watch_until(&east, &arn, 60, (50, 50)).await;
     wait_ready(bed, &ns, "tdist/split", "30s");
     assert!(hits.load(Ordering::SeqCst) >= 3);
+}
+
+fn stalled(bed: &TestBed, ns: &str, field: &str) -> String {
+    jsonpath(
+        bed,
+        ns,
+        "tdist/split",
+        &format!("{{.status.conditions[?(@.type==\"Stalled\")].{field}}}"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_host_outside_allowed_webhook_hosts_is_refused_with_a_reason_and_never_called() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-gates-webhook-host");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let _ctl = Proc(
+        controller_command(bed, &ns, &emu.url, &format!("controller-{ns}.log"))
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args([
+                "--allowed-webhook-hosts",
+                "*.svc,*.svc.cluster.local,localhost",
+            ])
+            .env("CONNECT_GR_RESYNC_INTERVAL", "3s")
+            .spawn()
+            .expect("spawn controller"),
+    );
+    setup(bed, &ns, &emu.url).await;
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let east = connect(&emu.url, "us-east-1").await;
+    let hits = Arc::new(AtomicU64::new(0));
+    let (url, ca) = webhook(
+        Arc::new(AtomicU16::new(200)),
+        Arc::new(AtomicU64::new(0)),
+        hits.clone(),
+    );
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    apply(bed, &ns, &split(50, &webhook_rollout(&url, &ca)));
+    let generation = jsonpath(bed, &ns, "tdist/split", "{.metadata.generation}");
+    eventually(
+        Duration::from_secs(30),
+        "Stalled WebhookHostNotAllowed",
+        || async {
+            stalled(bed, &ns, "status") == "True"
+                && stalled(bed, &ns, "reason") == "WebhookHostNotAllowed"
+                && jsonpath(bed, &ns, "tdist/split", "{.status.observedGeneration}") == generation
+        },
+    )
+    .await;
+    let message = stalled(bed, &ns, "message");
+    assert!(
+        message.contains("127.0.0.1") && message.contains("--allowed-webhook-hosts"),
+        "{message}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the refused host is never called"
+    );
+    assert_eq!(
+        east_split(&east, &arn).await,
+        Some((0, 0)),
+        "nothing moves without the gate"
+    );
 }

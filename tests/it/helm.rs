@@ -260,6 +260,7 @@ fn chart_values_set_what_they_say() {
         "controller.concurrency=8",
         "controller.logLevel=debug",
         "controller.quotas={ListUsers=20/40}",
+        "controller.allowedWebhookHosts={*.svc,gate.example.com}",
         "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "replicaCount=3",
     ]);
@@ -285,6 +286,13 @@ fn chart_values_set_what_they_say() {
     assert_eq!(env["CONNECT_GR_CONCURRENCY"], "8");
     assert_eq!(env["RUST_LOG"], "debug");
     assert_eq!(env["CONNECT_GR_QUOTAS"], "ListUsers=20/40");
+    assert!(
+        c["args"].as_array().unwrap().contains(&serde_json::json!(
+            "--allowed-webhook-hosts=*.svc,gate.example.com"
+        )),
+        "{}",
+        c["args"]
+    );
     assert_eq!(c["ports"][0]["containerPort"], 9090);
     let sm = find(&docs, "ServiceMonitor");
     assert_eq!(sm["spec"]["endpoints"][0]["port"], "metrics");
