@@ -7,6 +7,7 @@ pub mod denylist;
 pub mod distribution;
 pub mod distribution_preflight;
 pub mod driver;
+pub mod fallback;
 pub mod gates;
 pub mod group;
 pub mod k8s;
@@ -129,6 +130,8 @@ pub struct Engine {
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
     /// `connect-gr controller --observe-only`: every object in observe mode.
     pub observe_only: bool,
+    /// Which region recently did not answer (`fallback::in_either` asks it second for a while).
+    pub health: fallback::Health,
 }
 
 impl Engine {
@@ -152,6 +155,7 @@ impl Engine {
             users: Mutex::new(HashMap::new()),
             denylist: None,
             observe_only: false,
+            health: fallback::Health::default(),
         }
     }
 
@@ -169,6 +173,7 @@ impl Engine {
             denylist: None,
             observe_only: true,
             drift_policy: self.drift_policy,
+            health: self.health.clone(),
         }
     }
 }
