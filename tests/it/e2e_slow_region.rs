@@ -1,0 +1,146 @@
+//! End to end, issue 25 (the incident hour): with every call to the source region answering
+//! after 120 s (a brownout: the emulator's `latencyMs`), a shift of 30 % of calls away from it,
+//! a full failover right after a controller restart, and the next shift each reach Connect in
+//! under 10 s. Before the timeouts and the hedge they took minutes (every read and write waited
+//! behind the slow region). "Reach Connect" is the emulator's state holding the new split; the
+//! time runs from `kubectl apply`. Real API server, kubectl, the controller and emulator binaries.
+
+use std::time::{Duration, Instant};
+
+use crate::e2e::{
+    Emulator, Proc, apply, controller_command, group_arn, group_yaml, jsonpath, replica_yaml,
+    start_emulator, wait_ready,
+};
+use crate::support::testbed::TestBed;
+
+/// The issue's bound for each change, generous against the 120 s of the brownout.
+const BOUND: Duration = Duration::from_secs(10);
+/// How long a step may take before the test gives up (so a regression fails, not hangs).
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+fn start(bed: &TestBed, ns: &str, emulator: &str, log: &str) -> Proc {
+    let mut cmd = controller_command(bed, ns, emulator, log);
+    cmd.args(["--metrics-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,connect_gr=debug");
+    Proc(cmd.spawn().expect("spawn controller"))
+}
+
+fn split_yaml(west: i32) -> String {
+    format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: overflow}}\n  driftPauseSeconds: 0\n  telephony: {{us-west-2: {west}, us-east-1: {}}}\n  agents: {{us-west-2: 50, us-east-1: 50}}\n",
+        100 - west
+    )
+}
+
+fn control(emu: &Emulator, method: &str, path: &str, body: &str) -> String {
+    let addr = emu.url.trim_start_matches("http://");
+    let (status, _, body) = crate::support::emulator::http_request(
+        addr,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        body,
+    );
+    assert!(
+        status == 200 || status == 204,
+        "{method} {path}: {status} {body}"
+    );
+    body
+}
+
+/// us-west-2's telephony percentage in the emulator's state (no region, no latency: the
+/// control endpoint answers at once).
+fn west_in_connect(emu: &Emulator, arn: &str) -> Option<i64> {
+    let state: serde_json::Value =
+        serde_json::from_str(&control(emu, "GET", "/_emulator/state", "")).ok()?;
+    let group = state["trafficDistributionGroups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["arn"] == arn)?
+        .clone();
+    group["telephony"]
+        .as_array()?
+        .iter()
+        .find(|d| d["region"] == "us-west-2")?["percentage"]
+        .as_i64()
+}
+
+/// Applies the split and returns how long it took until Connect held it.
+async fn shift(bed: &TestBed, ns: &str, emu: &Emulator, arn: &str, west: i32) -> Duration {
+    let applied = Instant::now();
+    apply(bed, ns, &split_yaml(west));
+    while applied.elapsed() < GIVE_UP {
+        if west_in_connect(emu, arn) == Some(i64::from(west)) {
+            return applied.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = std::fs::read_to_string(bed.dir().join(format!("controller-{ns}-2.log")))
+        .or_else(|_| std::fs::read_to_string(bed.dir().join(format!("controller-{ns}.log"))))
+        .unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    panic!(
+        "us-west-2={west}% did not reach Connect within {GIVE_UP:?}; controller log tail (newest first):\n{}",
+        tail.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_source_region_answering_after_two_minutes_shifts_and_a_failover_after_a_restart_reach_connect_within_ten_seconds()
+ {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-slow-region");
+    let emu = start_emulator(&[]);
+    let ctl = start(bed, &ns, &emu.url, &format!("controller-{ns}.log"));
+    apply(
+        bed,
+        &ns,
+        &format!(
+            "{}---\n{}---\n{}",
+            replica_yaml(),
+            group_yaml("overflow", "Retain"),
+            split_yaml(100)
+        ),
+    );
+    let t = Instant::now();
+    wait_ready(bed, &ns, "tdist/split", "90s");
+    eprintln!("set up in {:?}", t.elapsed());
+    let arn = group_arn(bed, &ns, "overflow").await;
+    assert_eq!(west_in_connect(&emu, &arn), Some(100));
+
+    // The brownout: every call to the source region answers after 120 s.
+    control(
+        &emu,
+        "POST",
+        "/_emulator/faults",
+        r#"{"region":"us-west-2","latencyMs":120000}"#,
+    );
+
+    // (a) 30 % of calls away from the slow region, which keeps the larger share.
+    let away = shift(bed, &ns, &emu, &arn, 70).await;
+    // (b) A full failover right after a controller restart: the new process knows nothing yet.
+    drop(ctl);
+    let _ctl = start(bed, &ns, &emu.url, &format!("controller-{ns}-2.log"));
+    let failover = shift(bed, &ns, &emu, &arn, 0).await;
+    // (c) The next shift, back toward the slow region.
+    let next = shift(bed, &ns, &emu, &arn, 60).await;
+
+    eprintln!(
+        "slow source region (latencyMs 120000): shift 30% away {away:?}, failover after restart {failover:?}, next shift {next:?}"
+    );
+    assert!(away < BOUND, "shift of 30 % away took {away:?}");
+    assert!(
+        failover < BOUND,
+        "failover after a restart took {failover:?}"
+    );
+    assert!(next < BOUND, "next shift took {next:?}");
+    let started = Instant::now();
+    while jsonpath(bed, &ns, "tdist/split", "{.status.servedBy}") != "us-east-1" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "status says the healthy region took the last split change: {}",
+            jsonpath(bed, &ns, "tdist/split", "{.status}")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
