@@ -52,15 +52,16 @@ pub fn order(preferred: &[String; 2], health: &RegionHealth, now: Timestamp) -> 
     }
 }
 
-/// How long the first region has to answer before the same call also goes to the second one.
-/// Shorter than the attempt timeout of the queue (`connect::Timeouts`), so a slow region costs
-/// the hedge delay, not the timeout. Urgent is the failover lane (split changes are idempotent
-/// in effect: the same desired split).
-pub fn hedge_delay(priority: Priority) -> Duration {
+/// How long the first region has to answer before the same call also goes to the second one:
+/// the failover lane (Urgent) only, where a split change is idempotent in effect (the same
+/// desired split from either region) and the scheduler lets nothing queue ahead of it, so a
+/// second without an answer means the region is slow. Other queues wait in the scheduler behind
+/// their quotas, which is no sign of a slow region: they fall back on an error, bounded by
+/// their timeouts (`connect::Timeouts`), and follow the memory of unreachable regions.
+pub fn hedge_delay(priority: Priority) -> Option<Duration> {
     match priority {
-        Priority::Urgent => Duration::from_secs(1),
-        Priority::Normal => Duration::from_secs(3),
-        Priority::Bulk | Priority::Background => Duration::from_secs(5),
+        Priority::Urgent => Some(Duration::from_secs(1)),
+        Priority::Normal | Priority::Bulk | Priority::Background => None,
     }
 }
 
@@ -132,17 +133,27 @@ mod tests {
     }
 
     #[test]
-    fn the_hedge_starts_before_the_queue_would_give_up_on_an_attempt() {
+    fn a_hedge_starts_before_the_queue_would_give_up_on_an_attempt() {
         for p in Priority::ALL {
-            assert!(
-                hedge_delay(p) < Timeouts::for_priority(p).attempt,
-                "{p:?}: a hedge after the attempt timeout never saves time"
-            );
+            if let Some(d) = hedge_delay(p) {
+                assert!(
+                    d < Timeouts::for_priority(p).attempt,
+                    "{p:?}: a hedge after the attempt timeout never saves time"
+                );
+            }
         }
     }
 
     #[test]
     fn the_failover_lane_hedges_within_about_a_second() {
-        assert!(hedge_delay(Priority::Urgent) <= Duration::from_secs(1));
+        let d = hedge_delay(Priority::Urgent).expect("urgent calls are hedged");
+        assert!(d <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn calls_that_may_wait_behind_their_quota_are_not_hedged() {
+        for p in [Priority::Normal, Priority::Bulk, Priority::Background] {
+            assert_eq!(hedge_delay(p), None, "{p:?}");
+        }
     }
 }

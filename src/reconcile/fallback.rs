@@ -9,6 +9,7 @@
 //! remembered in `Engine::health`; throttling and NotFound fall back too but are not outages.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{Either, select};
 use k8s_openapi::jiff::Timestamp;
@@ -31,7 +32,7 @@ fn note(health: &Health, region: &str, result: &Result<impl Sized, ConnectError>
 
 /// Calls `f` in the preferred region of `regions` (or the other one when the preferred one
 /// recently did not answer); also in the other region when the first fails with anything but a
-/// rejection of the request itself, or has not answered within `hedge_delay(priority)`.
+/// rejection of the request itself, or (Urgent) has not answered within `hedge_delay`.
 /// Returns the first success and the region that gave it; when both fail, the first region's
 /// error.
 pub(crate) async fn in_either<T, F, Fut>(
@@ -46,8 +47,9 @@ where
 {
     let [first, second] = order(regions, &health.lock(), Timestamp::now());
     let a = Box::pin(f(first.clone()));
-    let hedge = Box::pin(tokio::time::sleep(hedge_delay(priority)));
-    let a = match select(a, hedge).await {
+    // Without a hedge the first call runs until it answers or its timeouts end it.
+    let hedge = hedge_delay(priority).unwrap_or(Duration::MAX);
+    let a = match select(a, Box::pin(tokio::time::sleep(hedge))).await {
         Either::Left((result, _)) => {
             note(health, &first, &result);
             match result {
@@ -101,8 +103,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn regions() -> [String; 2] {
@@ -127,7 +127,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((v.as_str(), served.as_str()), ("us-east-1", "us-east-1"));
-        assert_eq!(started.elapsed(), hedge_delay(Priority::Urgent));
+        assert_eq!(Some(started.elapsed()), hedge_delay(Priority::Urgent));
         assert!(health.lock().is_unreachable("us-west-2", Timestamp::now()));
     }
 
@@ -217,6 +217,22 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err, ConnectError::Transient("us-west-2".into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ordinary_read_waits_for_the_preferred_region_and_sends_nothing_else() {
+        let health = Health::default();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let started = tokio::time::Instant::now();
+        let (_, served) = in_either(&health, &regions(), Priority::Normal, |r| {
+            calls.lock().push(r.clone());
+            answer(r, "us-west-2", Duration::from_secs(8))
+        })
+        .await
+        .unwrap();
+        assert_eq!(served, "us-west-2");
+        assert_eq!(started.elapsed(), Duration::from_secs(8));
+        assert_eq!(*calls.lock(), vec!["us-west-2".to_string()]);
     }
 
     #[tokio::test(start_paused = true)]
