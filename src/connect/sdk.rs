@@ -36,6 +36,7 @@ pub struct SdkConnect {
     /// One client per region and queue: each queue has its own timeouts (`Timeouts`); the
     /// clients of a region share its loaded configuration and HTTP connection pool.
     clients: RwLock<HashMap<(String, Priority), Client>>,
+    configs: RwLock<HashMap<String, aws_config::SdkConfig>>,
 }
 
 /// Sees every attempt's HTTP status, so throttling inside the SDK's retries still slows our
@@ -158,6 +159,7 @@ impl SdkConnect {
             config,
             scheduler,
             clients: RwLock::new(HashMap::new()),
+            configs: RwLock::new(HashMap::new()),
         }
     }
 
@@ -174,13 +176,12 @@ impl SdkConnect {
         if let Some(c) = clients.get(&key) {
             return c.clone();
         }
-        // Another queue's client of this region carries the loaded configuration.
-        let base = clients
-            .iter()
-            .find(|((r, _), _)| r == region)
-            .map(|(_, c)| c.config().clone());
-        let builder = match base {
-            Some(conf) => conf.to_builder(),
+        // The region's loaded configuration (credentials, endpoint, retries), shared by its
+        // queues' clients; each client gets the throttle observer and its queue's timeouts.
+        // (Only looked at under the clients' write lock: one load per region.)
+        let cached = self.configs.read().await.get(region).cloned();
+        let shared = match cached {
+            Some(c) => c,
             None => {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .region(aws_config::Region::new(region.to_string()))
@@ -191,14 +192,19 @@ impl SdkConnect {
                 if let Some(url) = &self.config.endpoint_url {
                     loader = loader.endpoint_url(url);
                 }
-                let shared = loader.load().await;
-                aws_sdk_connect::config::Builder::from(&shared).interceptor(ThrottleObserver {
-                    region: region.to_string(),
-                    scheduler: self.scheduler.clone(),
-                })
+                let loaded = loader.load().await;
+                self.configs
+                    .write()
+                    .await
+                    .insert(region.to_string(), loaded.clone());
+                loaded
             }
         };
-        let conf = builder
+        let conf = aws_sdk_connect::config::Builder::from(&shared)
+            .interceptor(ThrottleObserver {
+                region: region.to_string(),
+                scheduler: self.scheduler.clone(),
+            })
             .timeout_config(Timeouts::for_priority(priority).sdk())
             .build();
         let client = Client::from_conf(conf);

@@ -4,13 +4,21 @@
 //! under 10 s. Before the timeouts and the hedge they took minutes (every read and write waited
 //! behind the slow region). "Reach Connect" is the emulator's state holding the new split; the
 //! time runs from `kubectl apply`. Real API server, kubectl, the controller and emulator binaries.
+//! Below it, the controller's Connect client on its own: a failover-lane call to the slow region
+//! ends as a timeout (an outage), a throttled one as throttling (not an outage).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use connect_gr::connect::{
+    ConnectApi, ConnectError, Priority, Scheduler, SchedulerConfig, SdkConnectConfig, new_connect,
+};
 
 use crate::e2e::{
     Emulator, Proc, apply, controller_command, group_arn, group_yaml, jsonpath, replica_yaml,
     start_emulator, wait_ready,
 };
+use crate::support::emulator::{INSTANCE_ID, REPLICA, SOURCE};
 use crate::support::testbed::TestBed;
 
 /// The bound for each change, generous against the 120 s of the brownout.
@@ -143,4 +151,50 @@ async fn with_the_source_region_answering_after_two_minutes_shifts_and_a_failove
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The controller's Connect client (`SdkConnect`) against an emulator of its own.
+fn sdk_connect(emu: &crate::support::emulator::Emulator) -> Arc<dyn ConnectApi> {
+    for (k, v) in [("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")] {
+        // SAFETY: test set-up; every test sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    connect_gr::controller::install_crypto();
+    new_connect(
+        SdkConnectConfig {
+            endpoint_url: Some(emu.endpoint()),
+            max_attempts: Some(3),
+        },
+        Scheduler::new(SchedulerConfig::from_env()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_lane_call_to_a_region_answering_after_two_minutes_ends_as_a_timeout_outage() {
+    let emu = crate::support::emulator::Emulator::start();
+    emu.fault(serde_json::json!({"region": SOURCE, "latencyMs": 120000}));
+    let connect = sdk_connect(&emu);
+    let err = connect
+        .list_traffic_distribution_groups(SOURCE, INSTANCE_ID, Priority::Urgent)
+        .await
+        .expect_err("the slow region's answer comes long after the failover lane gave up");
+    assert!(matches!(err, ConnectError::TimedOut(_)), "{err:?}");
+    assert!(err.is_outage());
+    // The other region answers at once through the same client.
+    connect
+        .list_traffic_distribution_groups(REPLICA, INSTANCE_ID, Priority::Urgent)
+        .await
+        .expect("the healthy region answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_region_is_not_taken_for_an_outage() {
+    let emu = crate::support::emulator::Emulator::start();
+    emu.fault(serde_json::json!({"region": SOURCE, "errorType": "ThrottlingException"}));
+    let err = sdk_connect(&emu)
+        .list_traffic_distribution_groups(SOURCE, INSTANCE_ID, Priority::Urgent)
+        .await
+        .expect_err("every call is throttled");
+    assert!(matches!(err, ConnectError::Throttled(_)), "{err:?}");
+    assert!(!err.is_outage());
 }
