@@ -1,7 +1,8 @@
 //! End to end, issue 25 (the incident hour): with every call to the source region answering
 //! after 120 s (a brownout: the emulator's `latencyMs`), a shift of 30 % of calls away from it,
-//! a full failover right after a controller restart, and the next shift each reach Connect in
-//! under 10 s. Before the timeouts and the hedge they took minutes (every read and write waited
+//! a full failover right after a controller restart, the next shift, and a shift toward the slow
+//! region right after another restart (its first reads go there) each reach Connect in under
+//! 10 s. Before the timeouts and the hedge they took minutes (every read and write waited
 //! behind the slow region). "Reach Connect" is the emulator's state holding the new split; the
 //! time runs from `kubectl apply`. Real API server, kubectl, the controller and emulator binaries.
 //! Below it, the controller's Connect client on its own: a failover-lane call to the slow region
@@ -83,8 +84,11 @@ async fn shift(bed: &TestBed, ns: &str, emu: &Emulator, arn: &str, west: i32) ->
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log = std::fs::read_to_string(bed.dir().join(format!("controller-{ns}-2.log")))
-        .or_else(|_| std::fs::read_to_string(bed.dir().join(format!("controller-{ns}.log"))))
+    let log = ["-3", "-2", ""]
+        .iter()
+        .find_map(|n| {
+            std::fs::read_to_string(bed.dir().join(format!("controller-{ns}{n}.log"))).ok()
+        })
         .unwrap_or_default();
     let tail: Vec<&str> = log.lines().rev().take(40).collect();
     panic!(
@@ -128,13 +132,18 @@ async fn with_the_source_region_answering_after_two_minutes_shifts_and_a_failove
     let away = shift(bed, &ns, &emu, &arn, 70).await;
     // (b) A full failover right after a controller restart: the new process knows nothing yet.
     drop(ctl);
-    let _ctl = start(bed, &ns, &emu.url, &format!("controller-{ns}-2.log"));
+    let ctl2 = start(bed, &ns, &emu.url, &format!("controller-{ns}-2.log"));
     let failover = shift(bed, &ns, &emu, &arn, 0).await;
     // (c) The next shift, back toward the slow region.
     let next = shift(bed, &ns, &emu, &arn, 60).await;
+    // (d) Another restart, then a shift whose preferred region is the slow one: the new
+    // process's first reads go there and are overtaken by the hedge.
+    drop(ctl2);
+    let _ctl3 = start(bed, &ns, &emu.url, &format!("controller-{ns}-3.log"));
+    let toward_slow = shift(bed, &ns, &emu, &arn, 80).await;
 
     eprintln!(
-        "slow source region (latencyMs 120000): shift 30% away {away:?}, failover after restart {failover:?}, next shift {next:?}"
+        "slow source region (latencyMs 120000): shift 30% away {away:?}, failover after restart {failover:?}, next shift {next:?}, shift toward it after a restart {toward_slow:?}"
     );
     assert!(away < BOUND, "shift of 30 % away took {away:?}");
     assert!(
@@ -142,6 +151,10 @@ async fn with_the_source_region_answering_after_two_minutes_shifts_and_a_failove
         "failover after a restart took {failover:?}"
     );
     assert!(next < BOUND, "next shift took {next:?}");
+    assert!(
+        toward_slow < BOUND,
+        "a shift toward the slow region after a restart took {toward_slow:?}"
+    );
     let started = Instant::now();
     while jsonpath(bed, &ns, "tdist/split", "{.status.servedBy}") != "us-east-1" {
         assert!(
