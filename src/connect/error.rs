@@ -33,6 +33,10 @@ pub enum ConnectError {
     QuotaExceeded(String),
     #[error("transient failure: {0}")]
     Transient(String),
+    /// The region did not answer within the call's timeouts (`Timeouts`): a connection, an
+    /// attempt or the whole operation ran out. Retried like any transient failure.
+    #[error("timed out: {0}")]
+    TimedOut(String),
 }
 
 impl ConnectError {
@@ -64,7 +68,9 @@ impl ConnectError {
             | Self::QuotaExceeded(_)
             | Self::Conflict(_) => ErrorClass::Terminal,
             Self::Throttled(_) | Self::NotReady(_) => ErrorClass::Waiting,
-            Self::NotFound(_) | Self::InUse(_) | Self::Transient(_) => ErrorClass::Transient,
+            Self::NotFound(_) | Self::InUse(_) | Self::Transient(_) | Self::TimedOut(_) => {
+                ErrorClass::Transient
+            }
         }
     }
 
@@ -86,7 +92,8 @@ impl ConnectError {
             | Self::AccessDenied(m)
             | Self::NotReady(m)
             | Self::QuotaExceeded(m)
-            | Self::Transient(m) => m,
+            | Self::Transient(m)
+            | Self::TimedOut(m) => m,
         }
     }
 
@@ -102,7 +109,15 @@ impl ConnectError {
             Self::NotReady(_) => "not_ready",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::Transient(_) => "transient",
+            Self::TimedOut(_) => "timeout",
         }
+    }
+
+    /// The region looks unreachable: a timeout, a connection failure or a 5xx (every transient
+    /// failure that is not a known service answer). Throttling, NotFound and rejections are
+    /// answers from a working region, never an outage.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::TimedOut(_) | Self::Transient(_))
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -140,6 +155,38 @@ mod tests {
             ConnectError::from_code(None, "connection refused").class(),
             ErrorClass::Transient
         );
+    }
+
+    #[test]
+    fn a_timeout_is_a_transient_outage() {
+        let e = ConnectError::TimedOut("operation timeout (all attempts) after 4s".into());
+        assert_eq!(e.class(), ErrorClass::Transient);
+        assert!(e.is_outage());
+        assert_eq!(e.outcome(), "timeout");
+    }
+
+    #[test]
+    fn connection_failures_and_5xx_are_outages() {
+        assert!(ConnectError::from_code(None, "connection refused").is_outage());
+        assert!(ConnectError::from_code(Some("ServiceUnavailableException"), "x").is_outage());
+        assert!(ConnectError::from_code(Some("InternalServiceException"), "x").is_outage());
+    }
+
+    #[test]
+    fn throttling_not_found_and_rejections_are_not_outages() {
+        for code in [
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "ResourceNotFoundException",
+            "InvalidRequestException",
+            "AccessDeniedException",
+            "ResourceNotReadyException",
+        ] {
+            assert!(
+                !ConnectError::from_code(Some(code), "x").is_outage(),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod dry_run;
 mod error;
 pub mod ratelimit;
 mod sdk;
+mod timeouts;
 mod types;
 mod types_preflight;
 
@@ -15,6 +16,7 @@ pub use ratelimit::{
     Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,
 };
 pub use sdk::{SdkConnect, SdkConnectConfig, new_connect};
+pub use timeouts::Timeouts;
 pub use types::*;
 pub use types_preflight::*;
 

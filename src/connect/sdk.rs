@@ -33,7 +33,10 @@ pub struct SdkConnectConfig {
 pub struct SdkConnect {
     config: SdkConnectConfig,
     scheduler: Scheduler,
-    clients: RwLock<HashMap<String, Client>>,
+    /// One client per region and queue: each queue has its own timeouts (`Timeouts`); the
+    /// clients of a region share its loaded configuration and HTTP connection pool.
+    clients: RwLock<HashMap<(String, Priority), Client>>,
+    configs: RwLock<HashMap<String, aws_config::SdkConfig>>,
 }
 
 /// Sees every attempt's HTTP status, so throttling inside the SDK's retries still slows our
@@ -91,6 +94,17 @@ where
             let e = se.err();
             ConnectError::from_code(e.code(), e.message().unwrap_or("").to_string())
         }
+        // The SDK's connect, attempt and operation timeouts: the region did not answer in time.
+        aws_sdk_connect::error::SdkError::TimeoutError(_) => ConnectError::TimedOut(format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        )),
+        aws_sdk_connect::error::SdkError::DispatchFailure(d) if d.is_timeout() => {
+            ConnectError::TimedOut(format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ))
+        }
         _ => {
             let code = err.code().map(str::to_string);
             let msg = format!(
@@ -145,6 +159,7 @@ impl SdkConnect {
             config,
             scheduler,
             clients: RwLock::new(HashMap::new()),
+            configs: RwLock::new(HashMap::new()),
         }
     }
 
@@ -152,31 +167,48 @@ impl SdkConnect {
         &self.scheduler
     }
 
-    async fn client(&self, region: &str) -> Client {
-        if let Some(c) = self.clients.read().await.get(region) {
+    async fn client(&self, region: &str, priority: Priority) -> Client {
+        let key = (region.to_string(), priority);
+        if let Some(c) = self.clients.read().await.get(&key) {
             return c.clone();
         }
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_max_attempts(self.config.max_attempts.unwrap_or(3)),
-            );
-        if let Some(url) = &self.config.endpoint_url {
-            loader = loader.endpoint_url(url);
+        let mut clients = self.clients.write().await;
+        if let Some(c) = clients.get(&key) {
+            return c.clone();
         }
-        let shared = loader.load().await;
+        // The region's loaded configuration (credentials, endpoint, retries), shared by its
+        // queues' clients; each client gets the throttle observer and its queue's timeouts.
+        // (Only looked at under the clients' write lock: one load per region.)
+        let cached = self.configs.read().await.get(region).cloned();
+        let shared = match cached {
+            Some(c) => c,
+            None => {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.to_string()))
+                    .retry_config(
+                        aws_config::retry::RetryConfig::standard()
+                            .with_max_attempts(self.config.max_attempts.unwrap_or(3)),
+                    );
+                if let Some(url) = &self.config.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                let loaded = loader.load().await;
+                self.configs
+                    .write()
+                    .await
+                    .insert(region.to_string(), loaded.clone());
+                loaded
+            }
+        };
         let conf = aws_sdk_connect::config::Builder::from(&shared)
             .interceptor(ThrottleObserver {
                 region: region.to_string(),
                 scheduler: self.scheduler.clone(),
             })
+            .timeout_config(Timeouts::for_priority(priority).sdk())
             .build();
         let client = Client::from_conf(conf);
-        self.clients
-            .write()
-            .await
-            .insert(region.to_string(), client.clone());
+        clients.insert(key, client.clone());
         client
     }
 
@@ -223,7 +255,7 @@ impl SdkConnect {
         F: FnOnce(Client) -> Fut,
         Fut: Future<Output = ConnectResult<T>>,
     {
-        let client = self.client(region).await;
+        let client = self.client(region, priority).await;
         let depth = self.scheduler.queue_depth();
         for (p, d) in Priority::ALL.iter().zip(depth) {
             METRICS

@@ -4,6 +4,7 @@
 
 pub mod distribution;
 pub mod drift;
+pub mod fallback;
 pub mod flow_scan;
 pub mod gates;
 pub mod group;

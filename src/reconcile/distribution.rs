@@ -1,6 +1,7 @@
 //! TrafficDistribution: apply telephony, agent and sign-in distributions. The group is addressed
 //! by ARN and the call goes to the region that will take most of the calls, falling back to the
-//! other region when that one fails (rule G3: a regional outage is what failover is for).
+//! other region when that one fails or is slow (rule G3: a regional outage is what failover is
+//! for; `fallback::in_either`).
 
 use std::time::Duration;
 
@@ -8,11 +9,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::fallback::in_either;
 use super::*;
 use crate::api::{
     DriftStatus, RolloutStatus, TrafficDistribution, TrafficDistributionStatus, reasons,
 };
-use crate::connect::{ConnectResult, Distribution, GroupInfo, Priority};
+use crate::connect::{Distribution, GroupInfo, Priority};
 use crate::plan::distribution::{
     Decision, DesiredDistribution, GroupFacts, Rollout, applied, plan, preferred_regions,
     steps_left, summary, target,
@@ -34,26 +36,6 @@ fn desired(obj: &TrafficDistribution) -> DesiredDistribution {
                 step_percent: r.step_percent,
                 pause: Duration::from_secs(r.pause_seconds.max(0) as u64),
             }),
-    }
-}
-
-/// Calls `f` in the preferred region, then in the other one if the first fails with anything
-/// but a rejection of the request itself. Returns the region that answered.
-pub(crate) async fn in_either<T, F, Fut>(
-    regions: &[String; 2],
-    mut f: F,
-) -> ConnectResult<(T, String)>
-where
-    F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = ConnectResult<T>>,
-{
-    match f(regions[0].clone()).await {
-        Ok(v) => Ok((v, regions[0].clone())),
-        Err(e) if e.class() == ErrorClass::Terminal => Err(e),
-        Err(first) => match f(regions[1].clone()).await {
-            Ok(v) => Ok((v, regions[1].clone())),
-            Err(_) => Err(first),
-        },
     }
 }
 
@@ -385,21 +367,23 @@ async fn observe(
     );
     let connect = &engine.connect;
     let arn = group.arn.as_str();
-    let (info, _): (GroupInfo, String) = in_either(&order, |r| async move {
-        connect
-            .describe_traffic_distribution_group(&r, arn, Priority::Urgent)
-            .await
-    })
-    .await?;
+    let (info, _): (GroupInfo, String) =
+        in_either(&engine.health, &order, Priority::Urgent, |r| async move {
+            connect
+                .describe_traffic_distribution_group(&r, arn, Priority::Urgent)
+                .await
+        })
+        .await?;
     if let Some(v) = crate::plan::group::until_active(&info.status, "G2") {
         return Ok(Err(Ending::new(v, Duration::from_secs(1))));
     }
-    let (observed, read_from) = in_either(&order, |r| async move {
-        connect
-            .get_traffic_distribution(&r, arn, Priority::Urgent)
-            .await
-    })
-    .await?;
+    let (observed, read_from) =
+        in_either(&engine.health, &order, Priority::Urgent, |r| async move {
+            connect
+                .get_traffic_distribution(&r, arn, Priority::Urgent)
+                .await
+        })
+        .await?;
     let facts = GroupFacts {
         is_default: info.is_default,
         status: info.status.clone(),
@@ -426,9 +410,14 @@ async fn execute(
         regions,
     );
     let connect = &engine.connect;
-    let (_, served) = in_either(&step_order, |r| async move {
-        connect.update_traffic_distribution(&r, arn, update).await
-    })
+    // Urgent: a region that has not taken the write within the hedge delay is overtaken by
+    // the other one (the same desired split either way).
+    let (_, served) = in_either(
+        &engine.health,
+        &step_order,
+        Priority::Urgent,
+        |r| async move { connect.update_traffic_distribution(&r, arn, update).await },
+    )
     .await?;
     Ok(served)
 }

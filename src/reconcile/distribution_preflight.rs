@@ -107,9 +107,12 @@ pub async fn routing(
             engine.resync,
         )
     };
-    let read = super::distribution::in_either(order, |r| async move {
-        connect.get_cross_region_routing(&r, id).await
-    })
+    let read = super::fallback::in_either(
+        &engine.health,
+        order,
+        crate::connect::Priority::Urgent,
+        |r| async move { connect.get_cross_region_routing(&r, id).await },
+    )
     .await;
     let isolated = match read {
         Ok((list, _)) => !list.is_empty(),
@@ -123,9 +126,12 @@ pub async fn routing(
     };
     if seen != want {
         let iso = want == CrossRegionRouting::Isolated;
-        match super::distribution::in_either(order, |r| async move {
-            connect.update_cross_region_routing(&r, id, iso).await
-        })
+        match super::fallback::in_either(
+            &engine.health,
+            order,
+            crate::connect::Priority::Urgent,
+            |r| async move { connect.update_cross_region_routing(&r, id, iso).await },
+        )
         .await
         {
             Ok(_) => {}

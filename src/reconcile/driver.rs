@@ -200,6 +200,7 @@ fn variant_name(e: &ConnectError) -> &'static str {
         ConnectError::NotReady(_) => "NotReady",
         ConnectError::QuotaExceeded(_) => "QuotaExceeded",
         ConnectError::Transient(_) => "Transient",
+        ConnectError::TimedOut(_) => "TimedOut",
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::distribution::in_either;
+use super::fallback::in_either;
 use super::*;
 use crate::api::{DeletionPolicy, TrafficDistributionGroupStatus, reasons};
 use crate::connect::{CreateGroup, GroupInfo, Priority, arn_in_region, arn_region, instance_id_of};
@@ -136,7 +136,7 @@ async fn steps(
     // Groups are listed and described from either region (G3); only the source region creates
     // them and moves numbers, so with the source down this pass observes and records.
     let regions = [p.source_region.clone(), p.replica_region.clone()];
-    let (groups, served) = in_either(&regions, |r| {
+    let (groups, served) = in_either(&engine.health, &regions, Priority::Normal, |r| {
         let id = p.instance_id.clone();
         async move {
             engine

@@ -7,6 +7,7 @@ pub mod denylist;
 pub mod distribution;
 pub mod distribution_preflight;
 pub mod driver;
+pub mod fallback;
 pub mod gates;
 pub mod group;
 pub mod k8s;
@@ -132,6 +133,8 @@ pub struct Engine {
     pub observe_only: bool,
     /// `--allowed-webhook-hosts`: the only hosts webhook gates call.
     pub webhook_hosts: Arc<crate::plan::webhook_hosts::AllowedHosts>,
+    /// Which region recently did not answer (`fallback::in_either` asks it second for a while).
+    pub health: fallback::Health,
 }
 
 impl Engine {
@@ -156,6 +159,7 @@ impl Engine {
             denylist: None,
             observe_only: false,
             webhook_hosts: Arc::default(),
+            health: fallback::Health::default(),
         }
     }
 
@@ -174,6 +178,7 @@ impl Engine {
             observe_only: true,
             drift_policy: self.drift_policy,
             webhook_hosts: self.webhook_hosts.clone(),
+            health: self.health.clone(),
         }
     }
 }

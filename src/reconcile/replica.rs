@@ -3,7 +3,7 @@
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::distribution::in_either;
+use super::fallback::in_either;
 use super::*;
 use crate::api::{InstanceReplicaStatus, ReplicationRegionStatus, reasons};
 use crate::connect::{arn_in_region, instance_id_of};
@@ -47,10 +47,15 @@ async fn steps(
     // The replica answers DescribeInstance with the same replication summary (R3), so a source
     // region that is down does not hide an instance that is already replicated.
     let regions = [spec.source_region.clone(), spec.replica_region.clone()];
-    let (observed, answered) = in_either(&regions, |r| {
-        let id = instance_id.clone();
-        async move { engine.connect.describe_instance(&r, &id).await }
-    })
+    let (observed, answered) = in_either(
+        &engine.health,
+        &regions,
+        crate::connect::Priority::Normal,
+        |r| {
+            let id = instance_id.clone();
+            async move { engine.connect.describe_instance(&r, &id).await }
+        },
+    )
     .await?;
     status.id = Some(observed.id.clone());
     status.arn = Some(observed.arn.clone());

@@ -19,6 +19,7 @@ mod e2e_lifecycle;
 mod e2e_plan;
 mod e2e_preflight;
 mod e2e_rbac;
+mod e2e_slow_region;
 mod emulator;
 mod emulator_metrics;
 mod emulator_preflight;
