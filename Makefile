@@ -29,6 +29,14 @@ test: tools lint image
 	CONNECT_GR_IMAGE_PREBUILT=1 $(CARGO) test --lib --bins --tests -- --test-threads=2
 	$(MAKE) bench-quick
 
+# The unit tests only (no test bed, no emulator process).
+unit:
+	$(CARGO) test --lib --bins
+
+# The integration tests only: the one binary tests/it (test bed, emulator, controller processes).
+it: tools
+	$(CARGO) test --test it -- --test-threads=2
+
 bench-quick:
 	CONNECT_GR_BENCH_QUICK=1 bash scripts/bench.sh
 

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::markers::{Mark, attempts, generation_observed, reconciled_now, times};
 use crate::support::testbed::TestBed;
 
 const BIN: &str = env!("CARGO_BIN_EXE_connect-gr");
@@ -594,19 +595,20 @@ async fn sign_in_on_a_non_default_group_is_stalled_with_the_rule_and_no_calls() 
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let before = count_ok(&calls(&emu.url).await, "GetTrafficDistribution");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let log = calls(&emu.url).await;
+    // Two of the split's reads after the stall: one whole refused pass ran after it.
+    let mark = Mark::now(&emu.url);
+    let after = mark
+        .wait_for("GetTrafficDistribution", 2, Duration::from_secs(30))
+        .await;
     assert_eq!(
-        log.iter()
-            .filter(|c| c["operation"] == "UpdateTrafficDistribution")
-            .count(),
-        0,
+        attempts(&calls(&emu.url).await, &["UpdateTrafficDistribution"]),
+        Vec::<String>::new(),
         "nothing sent"
     );
+    let reads = times(&after, "GetTrafficDistribution");
     assert!(
-        count_ok(&log, "GetTrafficDistribution") - before <= 2,
-        "no retry storm"
+        reads[1] - reads[0] >= 3.0,
+        "no retry storm: the refused pass comes back at the resync (4 s), not sooner: {reads:?}"
     );
 }
 
@@ -809,12 +811,15 @@ async fn caller_denylist_keeps_agent_flagged_numbers_and_associates_lambdas_in_b
     )
     .await;
     // Declaring the agent-flagged number and removing it again never deletes it.
+    // Each step is marked by a pass that demonstrably ran after it, never by a sleep.
+    let pass = Duration::from_secs(30);
     apply(bed, &ns, &denylist_yaml(&["+12065550123", "+14255550199"]));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    generation_observed(bed, &ns, "cdl/denylist", pass).await;
     apply(bed, &ns, &denylist_yaml(&["+12065550123"]));
+    generation_observed(bed, &ns, "cdl/denylist", pass).await;
     drop(ctl);
     let _ctl = start_controller_with(bed, &ns, &emu.url, &env);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    reconciled_now(bed, &ns, "cdl/denylist", "after-restart", pass).await;
     assert!(
         table_numbers(&moto)
             .await

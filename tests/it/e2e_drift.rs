@@ -13,6 +13,7 @@ use crate::e2e::{
     INSTANCE, Proc, agent_ids, apply, connect, controller_command, eventually, group_arn,
     group_yaml, jsonpath, members, replica_yaml, start_emulator, wait_ready,
 };
+use crate::support::markers::{Mark, WRITES, attempts, reconciled_now};
 use crate::support::testbed::TestBed;
 
 fn start(bed: &TestBed, ns: &str, emulator: &str, log: &str, args: &[&str]) -> Proc {
@@ -197,7 +198,15 @@ async fn a_split_changed_by_hand_is_reported_left_alone_for_the_pause_then_corre
     // The controller restarts during the pause: the new process carries the same pause on.
     drop(ctl);
     let _ctl = start(bed, &ns, &emu.url, &format!("controller-{ns}-2.log"), &[]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A whole pass of the new process, then the checks (reconcile-now looks, it does not resume).
+    reconciled_now(
+        bed,
+        &ns,
+        "tdist/split",
+        "after-restart",
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(
         west_telephony(&west, &arn).await,
         Some(90),
@@ -258,7 +267,15 @@ async fn with_report_a_change_is_never_corrected_until_resume_and_a_spec_change_
     .await;
     assert_eq!(field("correctionTime"), "", "Report: never");
     assert_drifted(bed, &ns, "tdist/split");
-    tokio::time::sleep(Duration::from_secs(10)).await; // pause (1 s) and two resyncs later
+    // Three of the split's reads after the report: two whole passes after the pause (1 s).
+    let mark = Mark::now(&emu.url);
+    mark.wait_for("GetTrafficDistribution", 3, Duration::from_secs(40))
+        .await;
+    assert_eq!(
+        attempts(&mark.calls(), WRITES),
+        Vec::<String>::new(),
+        "Report: nothing sent"
+    );
     assert_eq!(
         west_telephony(&west, &arn).await,
         Some(90),
@@ -287,7 +304,15 @@ async fn with_report_a_change_is_never_corrected_until_resume_and_a_spec_change_
         field("changes[0].to").starts_with("us-west-2=80%")
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Two of the split's reads after the report: a whole pass ran since.
+    let mark = Mark::now(&emu.url);
+    mark.wait_for("GetTrafficDistribution", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        attempts(&mark.calls(), WRITES),
+        Vec::<String>::new(),
+        "resume=1 acted once: nothing sent"
+    );
     assert_eq!(
         west_telephony(&west, &arn).await,
         Some(80),
@@ -427,7 +452,21 @@ async fn with_report_hand_changes_to_a_membership_stay_until_resume() {
         "agent agent001 agent agent020"
     );
     assert_drifted(bed, &ns, "agm/members");
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    // A whole pass after the report, with fresh reads (reconcile-now looks, it does not resume).
+    let mark = Mark::now(&emu.url);
+    reconciled_now(
+        bed,
+        &ns,
+        "agm/members",
+        "look-again",
+        Duration::from_secs(40),
+    )
+    .await;
+    assert_eq!(
+        attempts(&mark.calls(), WRITES),
+        Vec::<String>::new(),
+        "Report: nothing sent"
+    );
     let now = members(&west, &arn).await;
     assert!(
         now.contains(&intruder) && !now.contains(&victim),

@@ -13,6 +13,7 @@ use crate::e2e::{
     Proc, apply, connect, controller_command, eventually, group_arn, group_yaml, jsonpath,
     replica_yaml, start_emulator, wait_ready,
 };
+use crate::support::markers::{Mark, attempts};
 use crate::support::testbed::TestBed;
 
 const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
@@ -259,7 +260,15 @@ async fn agents_going_offline_pause_then_abort_to_the_starting_split_and_resume_
         || async { east_split(&east, &arn).await == Some((0, 0)) },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Two of the split's reads after the abort landed: a whole pass ran since.
+    let mark = Mark::now(&emu.url);
+    mark.wait_for("GetTrafficDistribution", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        attempts(&mark.calls(), &["UpdateTrafficDistribution"]),
+        Vec::<String>::new(),
+        "an aborted rollout stays put: nothing sent"
+    );
     assert_eq!(
         east_split(&east, &arn).await,
         Some((0, 0)),
@@ -295,7 +304,15 @@ async fn an_approval_gate_waits_for_the_annotation_of_each_step_or_all() {
     })
     .await;
     assert_eq!(rollout(bed, &ns, "phase"), "Paused");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Two of the split's reads while it waits: a whole pass ran since.
+    let mark = Mark::now(&emu.url);
+    mark.wait_for("GetTrafficDistribution", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        attempts(&mark.calls(), &["UpdateTrafficDistribution"]),
+        Vec::<String>::new(),
+        "nothing sent unapproved"
+    );
     assert_eq!(
         east_split(&east, &arn).await,
         Some((0, 0)),

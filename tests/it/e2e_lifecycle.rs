@@ -7,6 +7,7 @@ use crate::e2e::{
     Proc, apply, connect, controller_command, eventually, jsonpath, replica_yaml, start_emulator,
     wait_ready,
 };
+use crate::support::markers::{Mark, WRITES, attempts, reconciled_now};
 use crate::support::testbed::TestBed;
 
 const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
@@ -81,8 +82,15 @@ async fn observe_mode_writes_nothing_shows_the_plan_and_converges_once_switched_
     let plan = jsonpath(bed, &ns, "tdg/team", "{.status.plan.calls[*]}");
     assert!(plan.contains("CreateTrafficDistributionGroup"), "{plan}");
     assert_eq!(jsonpath(bed, &ns, "tdg/team", "{.status.plan.total}"), "1");
-    // Several resyncs later: still nothing written.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Two more of the group's reads (two resyncs, 4 s): still nothing written.
+    let mark = Mark::now(&emu.url);
+    mark.wait_for("ListTrafficDistributionGroups", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        attempts(&mark.calls(), WRITES),
+        Vec::<String>::new(),
+        "observe mode writes nothing"
+    );
     assert_eq!(calls_of(&emu.url, "CreateTrafficDistributionGroup"), 0);
 
     annotate(bed, &ns, "tdg/team", "connectgr.io/management-policy=Full");
@@ -147,7 +155,20 @@ async fn a_paused_object_is_left_alone_until_its_time_and_reconcile_now_acts_wit
             .tags()
             .is_some_and(|t| t.contains_key("team"))
     };
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The controller demonstrably works meanwhile: a group applied after the change gets
+    // created and Ready, and nothing after the change addressed the untouched group.
+    let mark = Mark::now(&emu.url);
+    apply(bed, &ns, &group("probe", ""));
+    wait_ready(bed, &ns, "tdg/probe", "60s");
+    let id = jsonpath(bed, &ns, "tdg/frozen", "{.status.id}");
+    assert!(!id.is_empty());
+    let touched: Vec<String> = mark
+        .calls()
+        .iter()
+        .filter(|c| c["path"].as_str().unwrap_or_default().contains(&id))
+        .map(|c| format!("{} {}", c["operation"], c["path"]))
+        .collect();
+    assert_eq!(touched, Vec::<String>::new(), "nothing looked at the group");
     assert!(!has_team_tag().await);
     annotate(bed, &ns, "tdg/frozen", "connectgr.io/reconcile-now=1");
     eventually(Duration::from_secs(10), "tag restored", has_team_tag).await;
@@ -210,7 +231,14 @@ async fn a_hand_made_group_stalls_already_exists_until_adopted_and_is_never_mana
     })
     .await;
     assert!(condition(bed, &ns, "tdg/twin", "Stalled", "message").contains(&owner));
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A whole pass of the twin after that (reconcile-now looks again), then the checks.
+    let mark = Mark::now(&emu.url);
+    reconciled_now(bed, &ns, "tdg/twin", "look-again", Duration::from_secs(30)).await;
+    assert_eq!(
+        attempts(&mark.calls(), WRITES),
+        Vec::<String>::new(),
+        "the twin sends nothing"
+    );
     let tags = west
         .list_tags_for_resource()
         .resource_arn(&arn)

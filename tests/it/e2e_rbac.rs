@@ -11,6 +11,7 @@ use crate::e2e::{
     Proc, agent_ids, apply, connect, controller_command, group_arn, group_yaml, jsonpath, members,
     named_members_yaml, replica_yaml, start_emulator, wait_ready,
 };
+use crate::support::markers::generation_observed;
 use crate::support::rbac::{self, SERVICE_ACCOUNT, kubectl_as};
 use crate::support::testbed::TestBed;
 
@@ -128,28 +129,44 @@ async fn while_the_group_cache_cannot_sync_deleting_a_membership_holds_the_final
             .spawn()
             .expect("spawn limited controller"),
     );
+    let generation = |bed: &TestBed| -> i64 {
+        jsonpath(bed, &ns, "agm/leaving", "{.metadata.generation}")
+            .parse()
+            .unwrap_or(0)
+    };
+    let before = generation(bed);
     let out = bed.kubectl(&["delete", "-n", &ns, "agm/leaving", "--wait=false"]);
     assert!(out.status.success());
 
-    // Several resyncs (4 s) later: the object is held by its finalizer, or its agents are out.
-    let mut last_reason = String::new();
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if !exists(bed, &ns, "agm/leaving") {
-            assert!(
-                members(&west, &arn).await.is_empty(),
-                "the finalizer was dropped with agents left in the group"
-            );
-            break;
+    // The deletion bumped metadata.generation: once status.observedGeneration reached it, a
+    // pass of the limited controller ran on the deleting object (or the object is gone).
+    let deleted = async {
+        while exists(bed, &ns, "agm/leaving") {
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        last_reason = jsonpath(
-            bed,
-            &ns,
-            "agm/leaving",
-            "{.status.conditions[?(@.type==\"Reconciling\")].reason}",
+    };
+    tokio::select! {
+        _ = generation_observed(bed, &ns, "agm/leaving", Duration::from_secs(60)) => {}
+        _ = deleted => {}
+    }
+    if !exists(bed, &ns, "agm/leaving") {
+        assert!(
+            members(&west, &arn).await.is_empty(),
+            "the finalizer was dropped with agents left in the group"
         );
     }
+    let last_reason = jsonpath(
+        bed,
+        &ns,
+        "agm/leaving",
+        "{.status.conditions[?(@.type==\"Reconciling\")].reason}",
+    );
     assert!(exists(bed, &ns, "agm/leaving"), "held by the finalizer");
+    assert!(
+        generation(bed) > before,
+        "the marker is a pass after the deletion (generation {before} -> {})",
+        generation(bed)
+    );
     assert_eq!(last_reason, "KubernetesReadFailed", "status says why");
     assert_eq!(
         members(&west, &arn).await.len(),

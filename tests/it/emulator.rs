@@ -1488,7 +1488,8 @@ fn botocore_python() -> Option<String> {
 #[tokio::test]
 async fn responses_match_botocore_service_model() {
     // A scenario touching every operation (successes and declared errors), recorded to its own
-    // file; then every recording of the suite so far is held against the model.
+    // file; then that recording, and only it, is held against the model (not the shared
+    // directory: other tests' files may be half-written, or left over from another build).
     let emu = Emulator::start();
     let (id, arn) = replicated(&emu).await;
     let west = emu.client(SOURCE);
@@ -1727,15 +1728,9 @@ async fn responses_match_botocore_service_model() {
         .send()
         .await;
     crate::emulator_preflight::preflight_operations_scenario(&emu).await;
-    drop(emu);
-
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses");
-    let files: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().to_string_lossy().to_string())
-        .filter(|p| p.ends_with(".jsonl"))
-        .collect();
+    let recording = emu.recording.clone();
+    drop(emu); // the process is gone: its recording is complete
+    let files = [recording.to_string_lossy().to_string()];
     let python =
         botocore_python().expect("python with botocore (scripts/tools.d/awscli.sh installs it)");
     let script = concat!(

@@ -1,5 +1,6 @@
-"""Holds every response the emulator suites recorded (JSON lines written by
-`connect-gr emulator --record-responses FILE`) against botocore's Connect service model:
+"""Holds the responses recorded in the FILEs given (JSON lines written by
+`connect-gr emulator --record-responses FILE`; the test passes its own) against botocore's
+Connect service model:
 no member the model lacks, JSON types, enum values, list bounds (page sizes), string lengths,
 epoch-second timestamps, and only the error types each operation declares."""
 import glob, gzip, json, os, sys

@@ -17,6 +17,9 @@ pub const REPLICA: &str = "us-east-1";
 pub struct Emulator {
     child: Child,
     pub addr: String,
+    /// This emulator's own recording of its responses (`--record-responses`), one file per
+    /// emulator: a test reads its own, never the directory.
+    pub recording: std::path::PathBuf,
 }
 
 impl Emulator {
@@ -29,14 +32,12 @@ impl Emulator {
     pub fn start_with(args: &[&str]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-gr"));
         cmd.args(["emulator", "--listen", "127.0.0.1:0"]).args(args);
-        if let Ok(dir) = std::env::var("CONNECT_GR_RECORD_DIR") {
-            let file = format!("{dir}/{}-{}.jsonl", std::process::id(), unique());
-            cmd.args(["--record-responses", &file]);
-        } else {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses");
-            let file = format!("{dir}/{}-{}.jsonl", std::process::id(), unique());
-            cmd.args(["--record-responses", &file]);
-        }
+        let dir = std::env::var("CONNECT_GR_RECORD_DIR").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/emulator-responses").to_string()
+        });
+        let recording =
+            std::path::PathBuf::from(format!("{dir}/{}-{}.jsonl", std::process::id(), unique()));
+        cmd.arg("--record-responses").arg(&recording);
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn connect-gr emulator");
         let stdout = child.stdout.take().expect("stdout");
@@ -49,7 +50,11 @@ impl Emulator {
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Emulator { child, addr }
+        Emulator {
+            child,
+            addr,
+            recording,
+        }
     }
 
     pub fn endpoint(&self) -> String {
