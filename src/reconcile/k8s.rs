@@ -399,6 +399,33 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
     let tdist_ctrl = dependent::<TrafficDistribution>(&client, ns, &groups, &cfg, &limits, |o| {
         o.spec.group_ref.name.as_str()
     });
+    // A distribution's preflight gate reads the replica of its group: a new preflight wakes it.
+    let (tdist_store, groups_of) = (tdist_ctrl.store(), tdg_ctrl.store());
+    let tdist_ctrl = tdist_ctrl.watches(
+        scoped::<InstanceReplica>(&client, ns),
+        cfg.clone(),
+        move |rep: InstanceReplica| {
+            let ns = rep.namespace();
+            let groups: Vec<String> = groups_of
+                .state()
+                .into_iter()
+                .filter(|g| {
+                    g.namespace() == ns
+                        && g.spec
+                            .replica_ref
+                            .as_ref()
+                            .is_some_and(|r| r.name == rep.name_any())
+                })
+                .map(|g| g.name_any())
+                .collect();
+            tdist_store
+                .state()
+                .into_iter()
+                .filter(|d| d.namespace() == ns && groups.contains(&d.spec.group_ref.name))
+                .map(|d| ObjectRef::from_obj(&*d))
+                .collect::<Vec<_>>()
+        },
+    );
     let cdl_ctrl = dependent::<CallerDenylist>(&client, ns, &groups, &cfg, &limits, |o| {
         o.spec.group_ref.name.as_str()
     });
