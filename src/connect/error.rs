@@ -68,6 +68,12 @@ impl ConnectError {
         }
     }
 
+    /// Whether the error looks like the region is out (issue 25): a connection failure, a
+    /// timeout or a 5xx. Throttling, NotFound and every other answer of the service are not.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+
     /// The delay before a retry of a waiting error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.class() {

@@ -9,6 +9,7 @@ pub mod gates;
 pub mod group;
 pub mod membership;
 pub mod preflight;
+pub mod preflight_gate;
 pub mod preflight_report;
 pub mod replica;
 pub mod report;
