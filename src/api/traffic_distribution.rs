@@ -244,6 +244,11 @@ pub struct TrafficDistributionStatus {
     /// The split the controller itself last applied (declared parts only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied: Option<LastAppliedSplit>,
+    /// A split write about to be sent (declared parts only), recorded before the write so a
+    /// crash before its outcome is recorded is not taken for drift after a restart: when Connect
+    /// has it, it becomes lastApplied. Cleared once the outcome is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_split: Option<LastAppliedSplit>,
     /// A change made outside the controller, while it is left alone (see driftPolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftStatus>,

@@ -14,6 +14,7 @@ pub mod preflight_report;
 pub mod replica;
 pub mod report;
 pub mod sweep;
+pub mod write_intent;
 
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,

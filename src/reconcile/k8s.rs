@@ -64,6 +64,36 @@ impl Objects for KubeObjects {
             .map(|l| l.items)
             .map_err(|e| read_error(format!("AgentMemberships in {namespace}"), e))
     }
+    async fn record_intent(
+        &self,
+        obj: &TrafficDistribution,
+        status: &crate::api::TrafficDistributionStatus,
+    ) -> Result<(), ReadError> {
+        let what = format!(
+            "TrafficDistribution {}/{} (status.pendingSplit)",
+            obj.namespace().unwrap_or_default(),
+            obj.name_any()
+        );
+        // The whole status, as the pass's final write does (same field manager, server-side
+        // apply): a partial one would drop the fields it leaves out.
+        let patch = serde_json::json!({
+            "apiVersion": <TrafficDistribution as kube::Resource>::api_version(&()),
+            "kind": <TrafficDistribution as kube::Resource>::kind(&()),
+            "status": status,
+        });
+        Api::<TrafficDistribution>::namespaced(
+            self.client.clone(),
+            &obj.namespace().unwrap_or_default(),
+        )
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| read_error(what, e))
+    }
 }
 
 pub struct Ctx {
