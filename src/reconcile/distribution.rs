@@ -251,8 +251,8 @@ async fn steps(
                     }
                 }
                 super::rollout::Gated::Send { ending, commit, .. } => {
-                    if commit.is_some() {
-                        status.rollout = commit;
+                    if let Some(c) = commit {
+                        status.rollout = Some(*c);
                     }
                     return Ok(ending);
                 }
@@ -365,8 +365,8 @@ async fn steps(
             ));
             Ok(match gated_ending {
                 Some((ending, commit)) => {
-                    if commit.is_some() {
-                        status.rollout = commit;
+                    if let Some(c) = commit {
+                        status.rollout = Some(*c);
                     }
                     ending
                 }

@@ -166,6 +166,32 @@ pub enum ReconcileError {
     /// The finalizer step is not done (or failed): keep the finalizer, look again after this.
     #[error("cleanup not finished: {0}")]
     Holding(String, Duration),
+    /// The pass panicked: a transient error of this object (backoff, metric), never the end of
+    /// the process (the release profile unwinds for this).
+    #[error("the pass panicked: {0}")]
+    Panicked(String),
+}
+
+/// Runs one pass, turning a panic into [`ReconcileError::Panicked`] (counted as
+/// `connect_gr_reconcile_errors_total{class="panic"}`).
+async fn unpanicked<K: Managed, F>(fut: F) -> Result<Action, ReconcileError>
+where
+    F: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            crate::metrics::reconcile_error(K::KIND, "panic");
+            tracing::error!(kind = K::KIND, panic = %what, "reconcile pass panicked");
+            Err(ReconcileError::Panicked(what))
+        }
+    }
 }
 
 fn key<K: Managed>(obj: &K) -> String {
@@ -265,8 +291,8 @@ async fn reconcile<K: Managed>(
     let ctx2 = ctx.clone();
     finalizer(&api, FINALIZER, obj, |event| async move {
         match event {
-            FinalizerEvent::Apply(obj) => apply_one(obj, &ctx2).await,
-            FinalizerEvent::Cleanup(obj) => cleanup_one(obj, &ctx2).await,
+            FinalizerEvent::Apply(obj) => unpanicked::<K, _>(apply_one(obj, &ctx2)).await,
+            FinalizerEvent::Cleanup(obj) => unpanicked::<K, _>(cleanup_one(obj, &ctx2)).await,
         }
     })
     .await

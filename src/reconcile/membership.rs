@@ -614,10 +614,9 @@ pub async fn cleanup(
         return Ok(None);
     }
     let ns = obj.namespace().unwrap_or_default();
-    let Ok(group) = resolve_group(objects, &ns, &obj.spec.group_ref.name).await? else {
-        // The group object is gone (with its members, under deletionPolicy Delete) or never
-        // became ready: there is no group to take agents out of.
-        return Ok(None);
+    let name = &obj.spec.group_ref.name;
+    let Ok(group) = resolve_group(objects, &ns, name).await? else {
+        return group_not_active(engine, objects, &ns, name).await;
     };
     let mine = resolve_agents(
         engine,
@@ -650,4 +649,39 @@ pub async fn cleanup(
     }
     let left = total - batch.removed;
     Ok((left > 0).then(|| format!("removing agents from the group: {left} of {total} left")))
+}
+
+/// Cleanup while the group is not ACTIVE: the group object is gone (with its members, under
+/// deletionPolicy Delete) or never got an ARN: nothing to take agents out of. Otherwise Connect
+/// is asked: only a group that is really gone lets the membership go
+/// (`plan::membership::release_while_not_active`).
+async fn group_not_active(
+    engine: &Engine,
+    objects: &dyn Objects,
+    ns: &str,
+    name: &str,
+) -> Result<Option<String>, PassError> {
+    let Some(st) = objects.group(ns, name).await?.and_then(|g| g.status) else {
+        return Ok(None);
+    };
+    let Some(arn) = st.arn.as_deref() else {
+        return Ok(None);
+    };
+    let regions: Vec<String> = [st.source_region.clone(), st.replica_region.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let Some(first) = regions.first() else {
+        return Ok(None);
+    };
+    let order = [first.clone(), regions.last().unwrap_or(first).clone()];
+    let connect = &engine.connect;
+    let read = super::distribution::in_either(&order, |r| async move {
+        connect
+            .describe_traffic_distribution_group(&r, arn, Priority::Normal)
+            .await
+    })
+    .await;
+    let read = read.as_ref().map(|(info, _)| info.status.as_str());
+    Ok(crate::plan::membership::release_while_not_active(read)?)
 }

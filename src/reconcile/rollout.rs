@@ -25,7 +25,7 @@ pub enum Gated {
     Send {
         update: DistributionUpdate,
         ending: Ending,
-        commit: Option<RolloutStatus>,
+        commit: Option<Box<RolloutStatus>>,
     },
     /// Nothing to send.
     End(Ending),
@@ -200,7 +200,7 @@ pub async fn gated(
                 ),
                 engine.resync,
             ),
-            commit: Some(rs),
+            commit: Some(Box::new(rs)),
         };
     }
     match gates::check_due(&m, now_s) {
@@ -367,7 +367,7 @@ pub async fn gated(
             };
             Gated::Send {
                 update: diff(observed, &to, want),
-                commit: Some(rs.clone()),
+                commit: Some(Box::new(rs.clone())),
                 ending: Ending::new(
                     Verdict::progressing(
                         reasons::ROLLING_OUT,
@@ -391,7 +391,7 @@ pub async fn gated(
             notes.push(Note::warning(reasons::ROLLOUT_ABORTED, message.clone()));
             Gated::Send {
                 update: diff(observed, &to, want),
-                commit: Some(rs),
+                commit: Some(Box::new(rs)),
                 ending: Ending::new(
                     Verdict::stalled(reasons::ROLLOUT_ABORTED, message),
                     engine.resync,
