@@ -173,7 +173,7 @@ pub enum ReconcileError {
 }
 
 /// Runs one pass, turning a panic into [`ReconcileError::Panicked`] (counted as
-/// `connect_gr_reconcile_errors_total{class="panic"}`).
+/// `connectgr_reconcile_errors_total{outcome="panic"}`).
 async fn unpanicked<K: Managed, F>(fut: F) -> Result<Action, ReconcileError>
 where
     F: std::future::Future<Output = Result<Action, ReconcileError>>,

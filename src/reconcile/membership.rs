@@ -81,6 +81,9 @@ struct Batch {
     removed: usize,
     /// Associations Connect answered NotFound (A2: not a user of both regions yet).
     not_found: Vec<String>,
+    /// Disassociations Connect answered NotFound: not a member, or the group not ACTIVE (Connect
+    /// answers NotFound for both); a cleanup checks which before it lets go.
+    leaves_not_found: usize,
     first_error: Option<ConnectError>,
 }
 
@@ -120,6 +123,7 @@ async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>
         added: 0,
         removed: 0,
         not_found: Vec::new(),
+        leaves_not_found: 0,
         first_error: None,
     };
     let (joins, leaves): (Vec<_>, Vec<_>) = calls.into_iter().partition(|(assoc, _)| *assoc);
@@ -146,6 +150,7 @@ async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>
             Some(Err(ConnectError::NotFound(_))) if assoc => batch.not_found.push(id),
             // Not a member (any more): the goal of a disassociation is met.
             Some(Err(ConnectError::NotFound(_))) => {
+                batch.leaves_not_found += 1;
                 engine.record_write(&group.arn, Write::Disassociated(id));
             }
             Some(Err(e)) if batch.first_error.is_none() => batch.first_error = Some(e),
@@ -618,6 +623,11 @@ pub async fn cleanup(
     let Ok(group) = resolve_group(objects, &ns, name).await? else {
         return group_not_active(engine, objects, &ns, name).await;
     };
+    let order = [group.source_region.clone(), group.replica_region.clone()];
+    // The group object may still say ACTIVE while Connect updates the group.
+    if let Some(out) = unless_active(engine, &group.arn, &order).await? {
+        return Ok(out);
+    }
     let mine = resolve_agents(
         engine,
         &group,
@@ -642,6 +652,13 @@ pub async fn cleanup(
         to_release.into_iter().map(|id| (false, id)).collect(),
     )
     .await;
+    if batch.leaves_not_found > 0
+        && let Some(out) = unless_active(engine, &group.arn, &order).await?
+    {
+        // The NotFound answers came from a group that is not ACTIVE: they prove nothing.
+        engine.forget_members(&group.arn);
+        return Ok(out);
+    }
     if let Some(e) = batch.first_error
         && batch.removed == 0
     {
@@ -675,13 +692,37 @@ async fn group_not_active(
         return Ok(None);
     };
     let order = [first.clone(), regions.last().unwrap_or(first).clone()];
+    match unless_active(engine, arn, &order).await? {
+        Some(out) => Ok(out),
+        // ACTIVE in Connect, not yet on the group object: the agents go out on the next pass.
+        None => Ok(Some(
+            "the group is ACTIVE again; its agents are taken out once its object says so".into(),
+        )),
+    }
+}
+
+/// What Connect says of the group on a cleanup: `None` when it is ACTIVE (agents can be taken
+/// out); otherwise `Some` of what the cleanup comes to
+/// (`plan::membership::release_while_not_active`): released when it is gone, held while busy.
+async fn unless_active(
+    engine: &Engine,
+    arn: &str,
+    order: &[String; 2],
+) -> Result<Option<Option<String>>, PassError> {
     let connect = &engine.connect;
-    let read = super::distribution::in_either(&order, |r| async move {
+    let read = super::distribution::in_either(order, |r| async move {
         connect
             .describe_traffic_distribution_group(&r, arn, Priority::Normal)
             .await
     })
     .await;
+    if let Ok((info, _)) = &read
+        && info.status == "ACTIVE"
+    {
+        return Ok(None);
+    }
     let read = read.as_ref().map(|(info, _)| info.status.as_str());
-    Ok(crate::plan::membership::release_while_not_active(read)?)
+    Ok(Some(crate::plan::membership::release_while_not_active(
+        read,
+    )?))
 }

@@ -205,12 +205,99 @@ async fn a_membership_deleted_while_its_group_is_update_in_progress_keeps_its_fi
         "the membership is gone",
         || async {
             let out = bed.kubectl(&["get", "-n", &ns, "agm/members", "-o", "name"]);
-            !out.status.success()
+            String::from_utf8_lossy(&out.stderr).contains("NotFound")
         },
     )
     .await;
+    let left = members(&west, &arn).await;
+    let log =
+        std::fs::read_to_string(bed.dir().join(format!("controller-{ns}.log"))).unwrap_or_default();
+    let tail: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.contains("connect_call") && !l.contains("DEBUG"))
+        .collect();
     assert!(
-        members(&west, &arn).await.is_empty(),
-        "the finalizer stayed until every declared agent was out of the group"
+        left.is_empty(),
+        "the finalizer stayed until every declared agent was out of the group; left {left:?}; log:\n{}",
+        tail[tail.len().saturating_sub(40)..].join("\n")
     );
+}
+
+fn tdist(bed: &TestBed, ns: &str, path: &str) -> String {
+    crate::e2e::jsonpath(bed, ns, "tdist/split", path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_between_a_split_write_and_its_status_write_reports_no_drift_after_the_restart()
+ {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-incident-crash");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = crate::e2e_gates::emulator(&dir);
+    let mut first = crate::e2e_gates::controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let east = connect(&emu.url, "us-east-1").await;
+    let east_t = || async { east_split(&east, &arn).await.map(|(t, _)| t) };
+    apply(
+        bed,
+        &ns,
+        &split(90, "    stepPercent: 30\n    pauseSeconds: 3\n"),
+    );
+    eventually(Duration::from_secs(60), "step 1 recorded", || async {
+        east_t().await == Some(30)
+            && tdist(bed, &ns, "{.status.lastApplied.telephony.us-east-1}") == "30"
+    })
+    .await;
+    // Connect takes the next step's write but its answer is held back for a minute.
+    emulator_post(
+        &emu.url,
+        "/_emulator/faults",
+        r#"{"operation":"UpdateTrafficDistribution","latencyAfterMs":60000}"#,
+    );
+    eventually(
+        Duration::from_secs(30),
+        "step 2 taken by Connect",
+        || async { east_t().await == Some(60) },
+    )
+    .await;
+    assert_eq!(
+        tdist(bed, &ns, "{.status.lastApplied.telephony.us-east-1}"),
+        "30",
+        "the outcome of step 2 is not recorded yet"
+    );
+    assert_eq!(
+        tdist(bed, &ns, "{.status.pendingSplit.telephony.us-east-1}"),
+        "60",
+        "the intent was recorded before the write"
+    );
+    first.0.kill().expect("SIGKILL the controller");
+    first.0.wait().unwrap();
+    let addr = emu.url.trim_start_matches("http://");
+    crate::support::emulator::http_request(addr, "DELETE", "/_emulator/faults", &[], "");
+    let _second = crate::e2e_gates::controller(bed, &ns, &emu.url);
+    eventually(Duration::from_secs(90), "the rollout completes", || async {
+        east_t().await == Some(90)
+            && tdist(
+                bed,
+                &ns,
+                "{.status.conditions[?(@.type==\"Ready\")].status}",
+            ) == "True"
+    })
+    .await;
+    let drift_events = bed.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        &ns,
+        "--field-selector",
+        "reason=DriftDetected",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        drift_events.trim().is_empty(),
+        "its own step was not taken for drift: {drift_events}"
+    );
+    assert_eq!(tdist(bed, &ns, "{.status.drift}"), "");
 }
