@@ -199,3 +199,18 @@ fn plan_exits_zero_when_nothing_would_change_and_speaks_json_and_markdown() {
     assert_eq!(v["objects"][0]["state"], "Ready");
     assert!(String::from_utf8_lossy(&md.stdout).contains("**No change**"));
 }
+
+#[test]
+fn a_controller_resync_interval_under_one_second_is_refused_before_anything_starts() {
+    let out = Command::new(BIN)
+        .args(["controller", "--resync-interval", "500ms"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("run controller");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(
+        stderr.contains("--resync-interval") && stderr.contains("under 1s"),
+        "{stderr}"
+    );
+}
