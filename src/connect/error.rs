@@ -71,7 +71,25 @@ impl ConnectError {
     /// Whether the error looks like the region is out (issue 25): a connection failure, a
     /// timeout or a 5xx. Throttling, NotFound and every other answer of the service are not.
     pub fn is_outage(&self) -> bool {
-        matches!(self, Self::Transient(_))
+        const SERVER_SIDE: &[&str] = &[
+            "InternalServiceException",
+            "ServiceUnavailableException",
+            "InternalServerException",
+            "InternalFailure",
+            "ServiceUnavailable",
+        ];
+        let Self::Transient(m) = self else {
+            return false;
+        };
+        // `from_code` keeps an unknown error code in front of the message: a service answer,
+        // an outage only when it is a server-side one. No code: no answer at all (connection
+        // failure, timeout) or an unreadable one (a 5xx page from a load balancer).
+        match m.split_once(": ") {
+            Some((code, _)) if code.ends_with("Exception") || code.ends_with("Failure") => {
+                SERVER_SIDE.contains(&code)
+            }
+            _ => true,
+        }
     }
 
     /// The delay before a retry of a waiting error.

@@ -57,6 +57,35 @@ fn only_outages_count_as_a_region_down() {
             true,
         ),
         (Err(ConnectError::Transient("timeout".into())), true),
+        (
+            Err(ConnectError::from_code(
+                Some("InternalServiceException"),
+                "500",
+            )),
+            true,
+        ),
+        (
+            Err(ConnectError::from_code(
+                Some("ServiceUnavailableException"),
+                "down",
+            )),
+            true,
+        ),
+        (
+            Err(ConnectError::from_code(None, "dispatch failure: io error")),
+            true,
+        ),
+        (
+            Err(ConnectError::from_code(
+                Some("UnrecognizedClientException"),
+                "bad key",
+            )),
+            false,
+        ),
+        (
+            Err(ConnectError::from_code(Some("ValidationException"), "bad")),
+            false,
+        ),
     ];
     for (probe, want) in cases {
         assert_eq!(down_after_probe(&probe), want, "{probe:?}");

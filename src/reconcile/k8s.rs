@@ -459,3 +459,22 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
         cdls.for_each(run_log("CallerDenylist")),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_pass_becomes_a_transient_error_of_that_object() {
+        fn pass_that_panics() -> Result<Action, ReconcileError> {
+            panic!("index out of range on outside data")
+        }
+        let out = unpanicked::<TrafficDistribution, _>(async { pass_that_panics() }).await;
+        match out {
+            Err(ReconcileError::Panicked(m)) => assert!(m.contains("outside data"), "{m}"),
+            other => panic!("not caught: {other:?}"),
+        }
+        let fine = unpanicked::<TrafficDistribution, _>(async { Ok(Action::await_change()) }).await;
+        assert!(fine.is_ok());
+    }
+}
