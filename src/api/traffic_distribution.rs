@@ -67,7 +67,8 @@ pub struct TrafficDistributionSpec {
     pub drift_pause_seconds: i64,
     /// Preflight finding kinds (e.g. FlowHardcodedRegion) accepted for a move of telephony into
     /// a region with blocking findings on the InstanceReplica; others refuse it (Stalled,
-    /// PreflightBlocking).
+    /// PreflightBlocking). PreflightUnknown lets such a move go while the findings are unknown
+    /// (otherwise Stalled, PreflightUnknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept_risks: Vec<String>,
     /// Global routing between the regions (default group only): Enabled, or Isolated
