@@ -12,14 +12,12 @@ use super::*;
 use crate::api::agent_membership::KeptMembers;
 use crate::api::annotations::RESUME as RESUME_ANNOTATION;
 use crate::api::{
-    AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode,
-    common::STATUS_LIST_CAP, reasons,
+    AgentMembership, AgentMembershipStatus, MembershipMode, common::STATUS_LIST_CAP, reasons,
 };
 use crate::connect::{ConnectResult, Priority};
 use crate::plan::drift;
 use crate::plan::membership::{
-    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, release,
-    resolve, verdict,
+    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, resolve, verdict,
 };
 use crate::plan::sweep::Write;
 
@@ -31,7 +29,7 @@ fn cap(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn desired_of(obj: &AgentMembership) -> DesiredAgents {
+pub(super) fn desired_of(obj: &AgentMembership) -> DesiredAgents {
     let sel = obj.spec.selector.clone().unwrap_or_default();
     DesiredAgents {
         users: obj.spec.users.clone(),
@@ -42,7 +40,7 @@ fn desired_of(obj: &AgentMembership) -> DesiredAgents {
 }
 
 /// Declared usernames and selectors -> user ids of the source instance.
-async fn resolve_agents(
+pub(super) async fn resolve_agents(
     engine: &Engine,
     group: &GroupRef,
     want: &DesiredAgents,
@@ -76,15 +74,15 @@ async fn resolve_agents(
 }
 
 /// What one batch window of association calls did.
-struct Batch {
-    added: usize,
-    removed: usize,
+pub(super) struct Batch {
+    pub(super) added: usize,
+    pub(super) removed: usize,
     /// Associations Connect answered NotFound (A2: not a user of both regions yet).
-    not_found: Vec<String>,
+    pub(super) not_found: Vec<String>,
     /// Disassociations Connect answered NotFound: not a member, or the group not ACTIVE (Connect
     /// answers NotFound for both); a cleanup checks which before it lets go.
-    leaves_not_found: usize,
-    first_error: Option<ConnectError>,
+    pub(super) leaves_not_found: usize,
+    pub(super) first_error: Option<ConnectError>,
 }
 
 /// One association call, unless the batch window closed (then `None`).
@@ -117,7 +115,11 @@ async fn call(
 /// records each success in the members cache. Joins and leaves are separate operations with
 /// separate quota buckets (rule Q1), so they run side by side, each with several calls in flight
 /// (the scheduler paces each): a mixed change takes max(joins, leaves) / rate, not the sum.
-async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>) -> Batch {
+pub(super) async fn run_batch(
+    engine: &Engine,
+    group: &GroupRef,
+    calls: Vec<(bool, String)>,
+) -> Batch {
     let deadline = tokio::time::Instant::now() + engine.batch_window;
     let mut batch = Batch {
         added: 0,
@@ -495,7 +497,7 @@ async fn observe(
 
 /// The user ids the group's other live memberships declare. A failed read of the memberships is
 /// an error: taking it for "no other membership" would remove their agents.
-async fn declared_by_others(
+pub(super) async fn declared_by_others(
     engine: &Engine,
     obj: &AgentMembership,
     objects: &dyn Objects,
@@ -606,123 +608,4 @@ fn report(
     Ok(Ending::new(verdict, requeue))
 }
 
-/// Finalizer step. Retain: nothing to do. Delete: disassociate the agents this membership declares
-/// that no other (live) membership of the group declares, one batch window at a time; Some(why)
-/// while some remain. A failed read (the group, the other memberships) is an error: the finalizer
-/// stays and the step is retried, never skipped.
-pub async fn cleanup(
-    engine: &Engine,
-    obj: &AgentMembership,
-    objects: &dyn Objects,
-) -> Result<Option<String>, PassError> {
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        return Ok(None);
-    }
-    let ns = obj.namespace().unwrap_or_default();
-    let name = &obj.spec.group_ref.name;
-    let Ok(group) = resolve_group(objects, &ns, name).await? else {
-        return group_not_active(engine, objects, &ns, name).await;
-    };
-    let order = [group.source_region.clone(), group.replica_region.clone()];
-    // The group object may still say ACTIVE while Connect updates the group.
-    if let Some(out) = unless_active(engine, &group.arn, &order).await? {
-        return Ok(out);
-    }
-    let mine = resolve_agents(
-        engine,
-        &group,
-        &desired_of(obj),
-        Priority::Normal,
-        std::time::Duration::ZERO,
-    )
-    .await?;
-    let kept = declared_by_others(engine, obj, objects, &group, engine.resync / 2).await?;
-    let declared: BTreeSet<String> = mine.ids.into_keys().collect();
-    engine
-        .ensure_members(&group.source_region, &group.arn)
-        .await?;
-    let to_release = engine.with_members(&group.arn, |current| release(&declared, &kept, current));
-    if to_release.is_empty() {
-        return Ok(None);
-    }
-    let total = to_release.len();
-    let batch = run_batch(
-        engine,
-        &group,
-        to_release.into_iter().map(|id| (false, id)).collect(),
-    )
-    .await;
-    if batch.leaves_not_found > 0
-        && let Some(out) = unless_active(engine, &group.arn, &order).await?
-    {
-        // The NotFound answers came from a group that is not ACTIVE: they prove nothing.
-        engine.forget_members(&group.arn);
-        return Ok(out);
-    }
-    if let Some(e) = batch.first_error
-        && batch.removed == 0
-    {
-        return Err(e.into());
-    }
-    let left = total - batch.removed;
-    Ok((left > 0).then(|| format!("removing agents from the group: {left} of {total} left")))
-}
-
-/// Cleanup while the group is not ACTIVE: the group object is gone (with its members, under
-/// deletionPolicy Delete) or never got an ARN: nothing to take agents out of. Otherwise Connect
-/// is asked: only a group that is really gone lets the membership go
-/// (`plan::membership::release_while_not_active`).
-async fn group_not_active(
-    engine: &Engine,
-    objects: &dyn Objects,
-    ns: &str,
-    name: &str,
-) -> Result<Option<String>, PassError> {
-    let Some(st) = objects.group(ns, name).await?.and_then(|g| g.status) else {
-        return Ok(None);
-    };
-    let Some(arn) = st.arn.as_deref() else {
-        return Ok(None);
-    };
-    let regions: Vec<String> = [st.source_region.clone(), st.replica_region.clone()]
-        .into_iter()
-        .flatten()
-        .collect();
-    let Some(first) = regions.first() else {
-        return Ok(None);
-    };
-    let order = [first.clone(), regions.last().unwrap_or(first).clone()];
-    match unless_active(engine, arn, &order).await? {
-        Some(out) => Ok(out),
-        // ACTIVE in Connect, not yet on the group object: the agents go out on the next pass.
-        None => Ok(Some(
-            "the group is ACTIVE again; its agents are taken out once its object says so".into(),
-        )),
-    }
-}
-
-/// What Connect says of the group on a cleanup: `None` when it is ACTIVE (agents can be taken
-/// out); otherwise `Some` of what the cleanup comes to
-/// (`plan::membership::release_while_not_active`): released when it is gone, held while busy.
-async fn unless_active(
-    engine: &Engine,
-    arn: &str,
-    order: &[String; 2],
-) -> Result<Option<Option<String>>, PassError> {
-    let connect = &engine.connect;
-    let read = super::distribution::in_either(order, |r| async move {
-        connect
-            .describe_traffic_distribution_group(&r, arn, Priority::Normal)
-            .await
-    })
-    .await;
-    if let Ok((info, _)) = &read
-        && info.status == "ACTIVE"
-    {
-        return Ok(None);
-    }
-    let read = read.as_ref().map(|(info, _)| info.status.as_str());
-    Ok(Some(crate::plan::membership::release_while_not_active(
-        read,
-    )?))
-}
+pub use super::membership_cleanup::cleanup;
