@@ -121,6 +121,10 @@ pub struct ChaosReport {
     /// Seconds from `DELETE /_emulator/faults` to everything Ready with the live split as declared
     /// (None: not within the timeout).
     pub converge_after_faults_s: Option<f64>,
+    /// Declared agents seen in their group (the membership invariant had something to guard).
+    pub declared_agents_seen: usize,
+    /// Distinct live splits (telephony, agents) of the groups observed (the scenarios moved calls).
+    pub splits_seen: usize,
     /// The first violations seen (seconds since the start, what).
     pub first_violations: Vec<String>,
     /// Objects not Ready at the end (when it did not converge).
@@ -139,6 +143,8 @@ impl ChaosReport {
             "seed": self.seed,
             "scenarios": self.scenarios,
             "observations": self.observations,
+            "declared_agents_seen": self.declared_agents_seen,
+            "splits_seen": self.splits_seen,
             "first_violations": self.first_violations,
         })
     }
@@ -150,6 +156,18 @@ pub fn seed_from_env() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random)
+}
+
+/// Writes `chaos.json` to `$CARGO_TARGET_DIR/bench` (else `target/bench`), as the benches do.
+pub fn write_report(report: &ChaosReport) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("chaos.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report.json())? + "\n")?;
+    Ok(path)
 }
 
 /// A minimal HTTP/1.1 call to the emulator's control endpoints.
@@ -381,6 +399,11 @@ pub async fn run(cfg: ChaosConfig, log: impl Fn(String)) -> anyhow::Result<Chaos
     let violations =
         std::cell::RefCell::new(Vec::<(f64, connect_gr::plan::invariants::Violation)>::new());
     let observations = Cell::new(0usize);
+    type Split = (String, Vec<(String, u32)>, Vec<(String, u32)>);
+    let seen = std::cell::RefCell::new((
+        std::collections::BTreeSet::<(String, String)>::new(),
+        std::collections::BTreeSet::<Split>::new(),
+    ));
     let stop_chaos = Cell::new(false);
     let stop_all = Cell::new(false);
     let mut rng = StdRng::seed_from_u64(cfg.seed);
@@ -414,7 +437,18 @@ pub async fn run(cfg: ChaosConfig, log: impl Fn(String)) -> anyhow::Result<Chaos
         while !stop_all.get() {
             if let Ok(state) = http(&addr, "GET", "/_emulator/state", None).await {
                 let decl = declared_groups.take();
-                let found = checker.borrow_mut().check(&observed(&state, &world), &decl);
+                let obs = observed(&state, &world);
+                let found = checker.borrow_mut().check(&obs, &decl);
+                let mut seen = seen.borrow_mut();
+                for g in &obs.groups {
+                    for d in decl.iter().filter(|d| d.name == g.name) {
+                        let both = d.members.intersection(&g.members);
+                        seen.0.extend(both.map(|a| (g.name.clone(), a.clone())));
+                    }
+                    let v = |m: &BTreeMap<String, u32>| m.clone().into_iter().collect();
+                    seen.1
+                        .insert((g.name.clone(), v(&g.telephony), v(&g.agents)));
+                }
                 declared_groups.set(decl);
                 observations.set(observations.get() + 1);
                 let t = t_start.elapsed().as_secs_f64();
@@ -541,6 +575,9 @@ pub async fn run(cfg: ChaosConfig, log: impl Fn(String)) -> anyhow::Result<Chaos
     report.restarts = restarts;
     report.scenarios = scenarios;
     report.observations = observations.get();
+    let (agents_seen, splits_seen) = seen.into_inner();
+    report.declared_agents_seen = agents_seen.len();
+    report.splits_seen = splits_seen.len();
     report.duplicate_creations = violations
         .iter()
         .filter(|(_, v)| v.is_duplicate_creation())
