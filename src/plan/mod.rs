@@ -8,6 +8,7 @@ pub mod fallback;
 pub mod flow_scan;
 pub mod gates;
 pub mod group;
+pub mod invariants;
 pub mod membership;
 pub mod preflight;
 pub mod preflight_gate;

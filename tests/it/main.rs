@@ -4,6 +4,7 @@
 mod support;
 
 mod argocd;
+mod chaos;
 mod cli;
 mod cli_preflight;
 mod crds;
