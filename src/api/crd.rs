@@ -11,10 +11,11 @@ use super::common::*;
 use super::regions::{REGION_PATTERN, RegionPairs};
 use super::validate::msg;
 use super::{
-    AgentMembership, CallerDenylist, InstanceReplica, TrafficDistribution, TrafficDistributionGroup,
+    AgentMembership, CallerDenylist, FailoverDrill, InstanceReplica, TrafficDistribution,
+    TrafficDistributionGroup,
 };
 
-/// All five CRDs, with rules for the given pair table.
+/// All six CRDs, with rules for the given pair table.
 pub fn all_crds(pairs: &RegionPairs) -> Vec<CustomResourceDefinition> {
     vec![
         finalize(InstanceReplica::crd(), pairs),
@@ -22,6 +23,7 @@ pub fn all_crds(pairs: &RegionPairs) -> Vec<CustomResourceDefinition> {
         finalize(AgentMembership::crd(), pairs),
         finalize(TrafficDistribution::crd(), pairs),
         finalize(CallerDenylist::crd(), pairs),
+        finalize(FailoverDrill::crd(), pairs),
     ]
 }
 
@@ -259,6 +261,7 @@ pub fn finalize(crd: CustomResourceDefinition, pairs: &RegionPairs) -> CustomRes
             "AgentMembership" => agent_membership(schema),
             "TrafficDistribution" => traffic_distribution(schema, pairs),
             "CallerDenylist" => caller_denylist(schema),
+            "FailoverDrill" => failover_drill(schema, pairs),
             other => panic!("unknown kind {other}"),
         }
     }
@@ -541,4 +544,69 @@ fn caller_denylist(s: &mut Value) {
         "status.managedNumbers",
         json!({"maxItems": MAX_DENYLIST_NUMBERS}),
     );
+}
+
+fn failover_drill(s: &mut Value, pairs: &RegionPairs) {
+    use super::validate_drill::{self as vd, msg as dmsg};
+    merge(
+        s,
+        "spec.distributionRef.name",
+        json!({"minLength": 1, "maxLength": REFERENCE_NAME_MAX, "pattern": OBJECT_NAME_PATTERN}),
+    );
+    merge(s, "spec.schedule", string(vd::SCHEDULE_PATTERN, 200));
+    merge(s, "spec.timeZone", string(vd::TIME_ZONE_PATTERN, 64));
+    percent_map(s, "spec.target.telephony", pairs);
+    percent_map(s, "spec.target.agents", pairs);
+    rule(
+        s,
+        "spec.target",
+        "has(self.telephony) || has(self.agents)",
+        dmsg::TARGET_PART,
+    );
+    rule(
+        s,
+        "spec.target",
+        "!has(self.telephony) || !has(self.agents) || self.telephony.all(k, k in self.agents)",
+        dmsg::TARGET_SAME_REGIONS,
+    );
+    rule(
+        s,
+        "spec.holdSeconds",
+        &format!("self >= 1 && self <= {}", vd::MAX_HOLD_SECONDS),
+        dmsg::HOLD_RANGE,
+    );
+    rule(
+        s,
+        "spec.historyLimit",
+        "self >= 1 && self <= 50",
+        dmsg::HISTORY_RANGE,
+    );
+    merge(
+        s,
+        "spec.rollout.stepPercent",
+        json!({"minimum": 10, "maximum": 100}),
+    );
+    rule(
+        s,
+        "spec.rollout.stepPercent",
+        "self % 10 == 0",
+        msg::STEP_MULTIPLE_OF_10,
+    );
+    merge(
+        s,
+        "spec.rollout.pauseSeconds",
+        json!({"minimum": 0, "maximum": MAX_PAUSE_SECONDS}),
+    );
+    for gates in ["spec.abortIf", "spec.rollout.gates"] {
+        rule(
+            s,
+            &format!("{gates}[]"),
+            "[has(self.agentsAvailable), has(self.oldestContactAge), has(self.contactsInQueue), \
+             has(self.webhook), has(self.approval)].filter(x, x).size() == 1",
+            msg::ONE_GATE_KIND,
+        );
+        merge(s, gates, json!({"maxItems": 10}));
+    }
+    merge(s, "status.runs", json!({"maxItems": 50}));
+    merge(s, "status.lastRun.steps", json!({"maxItems": 20}));
 }

@@ -1,9 +1,9 @@
 //! CRD types, validation rules and condition helpers. No I/O, no AWS SDK types
 //! (`run_crds`, the `connect-gr crds` command, is the one exception: it prints or writes files).
 //!
-//! API group `connectgr.io`, version `v1alpha1`, five namespaced kinds in the `connectgr`
+//! API group `connectgr.io`, version `v1alpha1`, six namespaced kinds in the `connectgr`
 //! category: [`InstanceReplica`] (irep), [`TrafficDistributionGroup`] (tdg),
-//! [`AgentMembership`] (agm), [`TrafficDistribution`] (tdist), [`CallerDenylist`] (cdl).
+//! [`AgentMembership`] (agm), [`TrafficDistribution`] (tdist), [`CallerDenylist`] (cdl), [`FailoverDrill`] (drill).
 
 use std::path::PathBuf;
 
@@ -13,7 +13,9 @@ pub mod caller_denylist;
 pub mod common;
 pub mod conditions;
 pub mod crd;
+pub mod cron;
 pub mod drift;
+pub mod failover_drill;
 pub mod instance_replica;
 pub mod preflight;
 pub mod reasons;
@@ -22,6 +24,7 @@ pub mod rollout;
 pub mod traffic_distribution;
 pub mod traffic_distribution_group;
 pub mod validate;
+pub mod validate_drill;
 
 pub use agent_membership::{
     AgentMembership, AgentMembershipSpec, AgentMembershipStatus, AgentSelector, MembershipMode,
@@ -31,6 +34,10 @@ pub use caller_denylist::{
 };
 pub use common::{DeletionPolicy, ObjectRef};
 pub use drift::{DriftChange, DriftPolicy, DriftStatus};
+pub use failover_drill::{
+    DrillPhase, DrillResult, DrillRun, DrillStep, DrillTarget, FailoverDrill, FailoverDrillSpec,
+    FailoverDrillStatus,
+};
 pub use instance_replica::{
     InstanceReplica, InstanceReplicaSpec, InstanceReplicaStatus, ReplicationRegionStatus,
 };

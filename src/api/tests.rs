@@ -503,7 +503,8 @@ fn crds_have_names_columns_and_rules() {
             "trafficdistributiongroups.connectgr.io",
             "agentmemberships.connectgr.io",
             "trafficdistributions.connectgr.io",
-            "callerdenylists.connectgr.io"
+            "callerdenylists.connectgr.io",
+            "failoverdrills.connectgr.io"
         ]
     );
     for c in &crds {

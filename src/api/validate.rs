@@ -632,6 +632,7 @@ pub fn manifest(doc: &serde_json::Value, pairs: &RegionPairs) -> Result<(), Vec<
         "AgentMembership" => agent_membership(&parse(doc)?),
         "TrafficDistribution" => traffic_distribution(&parse(doc)?, pairs),
         "CallerDenylist" => caller_denylist(&parse(doc)?),
+        "FailoverDrill" => super::validate_drill::failover_drill(&parse(doc)?, pairs),
         other => Err(vec![FieldError {
             field: "kind".into(),
             message: format!("unknown kind {other:?} in {GROUP}/{VERSION}"),

@@ -35,6 +35,7 @@ fn rbac_grants_every_kind_and_its_status_subresource() {
         "agentmemberships",
         "trafficdistributions",
         "callerdenylists",
+        "failoverdrills",
     ] {
         assert!(granted.contains(kind), "{kind}");
         assert!(granted.contains(&format!("{kind}/status")), "{kind}/status");

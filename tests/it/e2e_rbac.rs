@@ -313,6 +313,7 @@ async fn the_shipped_role_refuses_every_verb_and_resource_it_does_not_grant() {
         "agentmemberships",
         "trafficdistributions",
         "callerdenylists",
+        "failoverdrills",
     ] {
         for verb in ["get", "list", "watch", "patch"] {
             assert_eq!(

@@ -41,10 +41,10 @@ controller calls (deploy/kustomize/rbac.yaml explains each; tests/it/helm.rs kee
 */}}
 {{- define "connect-gr.rules" -}}
 - apiGroups: ["connectgr.io"]
-  resources: [instancereplicas, trafficdistributiongroups, agentmemberships, trafficdistributions, callerdenylists]
+  resources: [instancereplicas, trafficdistributiongroups, agentmemberships, trafficdistributions, callerdenylists, failoverdrills]
   verbs: [get, list, watch, patch]
 - apiGroups: ["connectgr.io"]
-  resources: [instancereplicas/status, trafficdistributiongroups/status, agentmemberships/status, trafficdistributions/status, callerdenylists/status]
+  resources: [instancereplicas/status, trafficdistributiongroups/status, agentmemberships/status, trafficdistributions/status, callerdenylists/status, failoverdrills/status]
   verbs: [patch]
 - apiGroups: ["events.k8s.io"]
   resources: [events]
