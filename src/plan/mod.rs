@@ -13,6 +13,7 @@ pub mod membership;
 pub mod preflight;
 pub mod preflight_gate;
 pub mod preflight_report;
+pub mod read_ttl;
 pub mod replica;
 pub mod report;
 pub mod sweep;

@@ -440,6 +440,7 @@ async fn execute(
         regions,
     );
     let connect = &engine.connect;
+    engine.forget_group(arn);
     // Urgent: a region that has not taken the write within the hedge delay is overtaken by
     // the other one (the same desired split either way).
     let (_, served) = in_either(

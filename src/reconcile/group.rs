@@ -252,14 +252,14 @@ async fn claim(
         return Ok(None);
     }
     let described = engine
-        .connect
-        .describe_traffic_distribution_group(region, &g.arn, Priority::Normal)
+        .describe_group(region, &g.arn, Priority::Normal)
         .await?;
     let may_adopt = recorded || obj.spec.adopt || (obj.spec.default && g.is_default);
     match ownership(&described.tags, &me, may_adopt) {
         Ownership::Ours => {}
         Ownership::Claim => {
             let tag = [(OWNER_TAG.to_string(), me.clone())].into();
+            engine.forget_group(&g.arn);
             engine.connect.tag_resource(region, &g.arn, &tag).await?;
             if !recorded {
                 notes.push(Note::normal(
@@ -418,11 +418,13 @@ async fn sync_tags(
         return Ok(());
     }
     let described = engine
-        .connect
-        .describe_traffic_distribution_group(&p.source_region, &g.arn, Priority::Normal)
+        .describe_group(&p.source_region, &g.arn, Priority::Normal)
         .await?;
     let managed_tags: BTreeSet<String> = status.managed_tags.iter().cloned().collect();
     let tag_plan = tags(&obj.spec.tags, &managed_tags, &described.tags);
+    if !tag_plan.is_empty() {
+        engine.forget_group(&g.arn);
+    }
     if !tag_plan.set.is_empty() {
         engine
             .connect

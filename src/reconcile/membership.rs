@@ -437,8 +437,7 @@ async fn observe(
         (Priority::Normal, std::time::Duration::ZERO)
     };
     let info = engine
-        .connect
-        .describe_traffic_distribution_group(&group.source_region, &group.arn, priority)
+        .describe_group(&group.source_region, &group.arn, priority)
         .await?;
     if let Some(v) = crate::plan::group::until_active(&info.status, "A1") {
         return Ok(Err(Ending::new(v, std::time::Duration::from_secs(1))));

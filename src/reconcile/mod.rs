@@ -10,6 +10,7 @@ pub mod driver;
 pub mod fallback;
 pub mod gates;
 pub mod group;
+pub mod group_reads;
 pub mod k8s;
 pub mod membership;
 pub mod membership_cleanup;
@@ -139,6 +140,8 @@ pub struct Engine {
     pub sweep_rate: f64,
     /// Instance users per (region, instance, detailed), shared by the memberships of one resync.
     pub users: Mutex<HashMap<cache::UsersKey, Arc<cache::CachedUsers>>>,
+    /// Group observations per ARN, shared by the kinds that refer to the group.
+    pub groups: group_reads::GroupsCache,
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
     /// `connect-gr controller --observe-only`: every object in observe mode.
     pub observe_only: bool,
@@ -167,6 +170,7 @@ impl Engine {
             members: Arc::default(),
             sweep_rate: 1.0,
             users: Mutex::new(HashMap::new()),
+            groups: Arc::default(),
             denylist: None,
             observe_only: false,
             webhook_hosts: Arc::default(),
@@ -185,6 +189,7 @@ impl Engine {
             members: Arc::default(),
             sweep_rate: self.sweep_rate,
             users: Mutex::new(HashMap::new()),
+            groups: Arc::default(),
             denylist: None,
             observe_only: true,
             drift_policy: self.drift_policy,
