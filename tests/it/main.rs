@@ -25,6 +25,7 @@ mod e2e_slow_region;
 mod emulator;
 mod emulator_metrics;
 mod emulator_preflight;
+mod group_reads;
 mod helm;
 mod image;
 mod local_runner;
