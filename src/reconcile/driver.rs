@@ -482,7 +482,15 @@ async fn observe_pass<K: Managed>(
     let dry = Arc::new(crate::connect::DryRun::new(engine.connect.clone()));
     let observer = engine.observer(dry.clone());
     let pass = obj.apply(&observer, objects, now).await;
-    let writes = dry.writes();
+    // Kinds run through `steps::run` list their planned writes themselves (nothing reaches
+    // Connect); the others' writes are caught by the dry-run Connect.
+    let mut writes = dry.writes();
+    writes.extend(
+        pass.status
+            .plan()
+            .map(|p| p.calls.clone())
+            .unwrap_or_default(),
+    );
     let mut status = if writes.is_empty() {
         pass.status
     } else {
