@@ -700,3 +700,7 @@ impl Write {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "split_tests.rs"]
+mod tests;
