@@ -12,6 +12,7 @@ pub mod group;
 pub mod k8s;
 pub mod membership;
 pub mod membership_cleanup;
+pub mod modes;
 pub mod preflight;
 pub mod replica;
 pub mod steps;
