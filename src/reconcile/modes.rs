@@ -96,7 +96,13 @@ pub(super) async fn observe_pass<K: Managed>(
     }
     let dry = Arc::new(crate::connect::DryRun::new(engine.connect.clone()));
     let observer = engine.observer(dry.clone());
-    let pass = obj.apply(&observer, objects, now).await;
+    // The pass starts without the previous pass's plan: what it lists is this pass's alone.
+    let mut unplanned = obj.clone();
+    if let Some(mut st) = obj.status().cloned() {
+        st.set_plan(None);
+        unplanned.set_status(st);
+    }
+    let pass = unplanned.apply(&observer, objects, now).await;
     // Kinds run through `steps::run` list their planned writes themselves (nothing reaches
     // Connect); the others' writes are caught by the dry-run Connect.
     let mut writes = dry.writes();
