@@ -26,3 +26,4 @@ mod emulator_preflight;
 mod helm;
 mod image;
 mod local_runner;
+mod sbom;
