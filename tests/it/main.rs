@@ -3,10 +3,12 @@
 
 mod support;
 
+mod alerts;
 mod argocd;
 mod cli;
 mod cli_preflight;
 mod crds;
+mod dashboard;
 mod denylist;
 mod deploy;
 mod driver;
