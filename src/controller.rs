@@ -17,7 +17,7 @@ use crate::reconcile::{Engine, k8s};
 #[derive(clap::Args, Debug, Clone)]
 pub struct ControllerArgs {
     /// Drift-check period per object in steady state (shorter while something is in progress).
-    #[arg(long, env = "CONNECT_GR_RESYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CONNECT_GR_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_at_least_1s)]
     pub resync_interval: Duration,
     /// What to do with a change made outside the controller (console, AWS CLI) to a
     /// TrafficDistribution or AgentMembership whose spec.driftPolicy is not set: `Correct`
@@ -68,7 +68,7 @@ pub struct ControllerArgs {
     #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
     /// How long a Lease that is not renewed keeps others from taking over.
-    #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CONNECT_GR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_lease_duration)]
     pub leader_election_lease_duration: Duration,
     /// Hosts webhook gates may call: a comma list of host globs (`*` is one or more characters);
     /// a gate whose host matches none is refused (Stalled, reason WebhookHostNotAllowed).
@@ -78,6 +78,30 @@ pub struct ControllerArgs {
         default_value = crate::plan::webhook_hosts::DEFAULT_ALLOWED_WEBHOOK_HOSTS
     )]
     pub allowed_webhook_hosts: crate::plan::webhook_hosts::AllowedHosts,
+}
+
+/// A duration of at least one second (`--resync-interval`): anything shorter is refused when the
+/// arguments are parsed, with the reason, instead of failing later on the controller path.
+pub fn parse_at_least_1s(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "{s} is under 1s: the controller requeues and checks drift in whole seconds; use 1s or more"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--leader-election-lease-duration`: at least 3s, so that renewal (every third of it) and
+/// its timeout fit inside the lease.
+pub fn parse_lease_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(3) {
+        return Err(format!(
+            "{s} is under 3s: a lease must outlast a renewal and its timeout; use 3s or more"
+        ));
+    }
+    Ok(d)
 }
 
 /// Name of the Lease replicas campaign for.
@@ -206,9 +230,10 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             args.leader_election_lease_duration,
         )
     });
+    let mut acquired = std::time::Duration::ZERO;
     if let Some(e) = &elector {
         tokio::select! {
-            _ = e.acquire() => {}
+            sent = e.acquire() => acquired = sent,
             _ = shutdown_signal() => {
                 tracing::info!("stopped before becoming leader");
                 return Ok(());
@@ -219,7 +244,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     tracing::info!(resync = ?args.resync_interval, drift_policy = %args.drift_policy, "connect-gr controller started");
     let hold = async {
         match &elector {
-            Some(e) => e.hold().await,
+            Some(e) => e.hold(acquired).await,
             None => std::future::pending().await,
         }
     };
@@ -256,5 +281,27 @@ pub fn release_large_buffers() {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resync_interval_under_one_second_is_refused_with_the_reason() {
+        for bad in ["0s", "500ms", "999ms"] {
+            let e = parse_at_least_1s(bad).unwrap_err();
+            assert!(e.contains("under 1s"), "{bad}: {e}");
+        }
+        assert_eq!(parse_at_least_1s("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_at_least_1s("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_at_least_1s("soon").is_err());
+    }
+
+    #[test]
+    fn a_lease_too_short_for_a_renewal_and_its_timeout_is_refused() {
+        assert!(parse_lease_duration("2s").unwrap_err().contains("under 3s"));
+        assert_eq!(parse_lease_duration("15s"), Ok(Duration::from_secs(15)));
     }
 }

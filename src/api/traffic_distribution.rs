@@ -67,7 +67,8 @@ pub struct TrafficDistributionSpec {
     pub drift_pause_seconds: i64,
     /// Preflight finding kinds (e.g. FlowHardcodedRegion) accepted for a move of telephony into
     /// a region with blocking findings on the InstanceReplica; others refuse it (Stalled,
-    /// PreflightBlocking).
+    /// PreflightBlocking). PreflightUnknown lets such a move go while the findings are unknown
+    /// (otherwise Stalled, PreflightUnknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept_risks: Vec<String>,
     /// Global routing between the regions (default group only): Enabled, or Isolated
@@ -244,6 +245,11 @@ pub struct TrafficDistributionStatus {
     /// The split the controller itself last applied (declared parts only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied: Option<LastAppliedSplit>,
+    /// A split write about to be sent (declared parts only), recorded before the write so a
+    /// crash before its outcome is recorded is not taken for drift after a restart: when Connect
+    /// has it, it becomes lastApplied. Cleared once the outcome is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_split: Option<LastAppliedSplit>,
     /// A change made outside the controller, while it is left alone (see driftPolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftStatus>,

@@ -74,6 +74,32 @@ impl ConnectError {
         }
     }
 
+    /// Whether the error looks like the region is out (issue 25): a connection failure, a
+    /// timeout or a 5xx. Throttling, NotFound and every other answer of the service are not.
+    pub fn is_outage(&self) -> bool {
+        const SERVER_SIDE: &[&str] = &[
+            "InternalServiceException",
+            "ServiceUnavailableException",
+            "InternalServerException",
+            "InternalFailure",
+            "ServiceUnavailable",
+        ];
+        let m = match self {
+            Self::TimedOut(_) => return true,
+            Self::Transient(m) => m,
+            _ => return false,
+        };
+        // `from_code` keeps an unknown error code in front of the message: a service answer,
+        // an outage only when it is a server-side one. No code: no answer at all (connection
+        // failure, timeout) or an unreadable one (a 5xx page from a load balancer).
+        match m.split_once(": ") {
+            Some((code, _)) if code.ends_with("Exception") || code.ends_with("Failure") => {
+                SERVER_SIDE.contains(&code)
+            }
+            _ => true,
+        }
+    }
+
     /// The delay before a retry of a waiting error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.class() {
@@ -111,13 +137,6 @@ impl ConnectError {
             Self::Transient(_) => "transient",
             Self::TimedOut(_) => "timeout",
         }
-    }
-
-    /// The region looks unreachable: a timeout, a connection failure or a 5xx (every transient
-    /// failure that is not a known service answer). Throttling, NotFound and rejections are
-    /// answers from a working region, never an outage.
-    pub fn is_outage(&self) -> bool {
-        matches!(self, Self::TimedOut(_) | Self::Transient(_))
     }
 
     pub fn is_not_found(&self) -> bool {

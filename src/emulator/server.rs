@@ -32,6 +32,10 @@ pub struct Fault {
     pub error_type: Option<String>,
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// Delay the answer by this much *after* the operation took effect (a write Connect took
+    /// whose answer has not arrived yet: the window in which a client may crash).
+    #[serde(default)]
+    pub latency_after_ms: Option<u64>,
     #[serde(default)]
     pub region_down: bool,
     /// Stop after this many injected errors.
@@ -217,15 +221,17 @@ async fn api(
         return finish(app, op, None, method, path, Err(e), true);
     };
     // Faults: latency first (outside the lock), then outages and injected errors.
-    let (latency, injected) = {
+    let (latency, injected, latency_after) = {
         let mut g = app.inner.lock();
         let mut latency = 0u64;
+        let mut latency_after = 0u64;
         let mut injected: Option<ApiError> = None;
         for f in g.faults.iter_mut() {
             if !f.matches(op, Some(&region)) {
                 continue;
             }
             latency += f.latency_ms.unwrap_or(0);
+            latency_after += f.latency_after_ms.unwrap_or(0);
             if injected.is_some() {
                 continue;
             }
@@ -257,7 +263,7 @@ async fn api(
                 }
             }
         }
-        (latency, injected)
+        (latency, injected, latency_after)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -313,6 +319,9 @@ async fn api(
             },
         }
     };
+    if latency_after > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_after)).await;
+    }
     finish(app, op, Some(&region), method, path, result, false)
 }
 

@@ -212,8 +212,9 @@ impl World {
     }
 
     /// Whether a change of `changed`'s status wakes `other`, as the controller's watches do: a
-    /// replica wakes the groups that refer to it, a group the memberships, distributions and
-    /// denylists that refer to it.
+    /// replica wakes the groups that refer to it and the distributions of those groups (their
+    /// preflight gate reads it), a group the memberships, distributions and denylists that refer
+    /// to it.
     pub fn wakes(&self, changed: &Key, other: &Key) -> bool {
         if changed.namespace != other.namespace {
             return false;
@@ -222,6 +223,11 @@ impl World {
         let name = other.name.as_str();
         match (changed.kind, other.kind) {
             ("InstanceReplica", "TrafficDistributionGroup") => find(&self.groups, ns, name)
+                .and_then(|g| g.spec.replica_ref)
+                .is_some_and(|r| r.name == changed.name),
+            // A distribution's preflight gate reads the replica of its group.
+            ("InstanceReplica", "TrafficDistribution") => find(&self.distributions, ns, name)
+                .and_then(|d| find(&self.groups, ns, &d.spec.group_ref.name))
                 .and_then(|g| g.spec.replica_ref)
                 .is_some_and(|r| r.name == changed.name),
             ("TrafficDistributionGroup", "AgentMembership") => find(&self.memberships, ns, name)

@@ -166,11 +166,10 @@ fn step_toward(
     if from.len() != 2 || from.keys().ne(to.keys()) {
         return to.clone();
     }
-    let mut keys = to.keys();
-    let (a, b) = (
-        keys.next().expect("two keys").clone(),
-        keys.next().expect("two keys").clone(),
-    );
+    let mut keys = to.keys().cloned();
+    let (Some(a), Some(b)) = (keys.next(), keys.next()) else {
+        return to.clone();
+    };
     let delta = (to[&a] - from[&a]).clamp(-step, step);
     let mut out = BTreeMap::new();
     out.insert(a.clone(), from[&a] + delta);
@@ -225,12 +224,8 @@ pub fn plan(
                     },
                     false,
                 )
+                && let Some(other) = a.keys().find(|k| **k != region).cloned()
             {
-                let other = a
-                    .keys()
-                    .find(|k| **k != region)
-                    .cloned()
-                    .expect("two regions");
                 a.insert(region, r.step_percent);
                 a.insert(other, 100 - r.step_percent);
             }

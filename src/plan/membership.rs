@@ -250,8 +250,50 @@ pub fn release(
         .collect()
 }
 
+/// On deletion, when the group is not ACTIVE (issue 25): what Connect said about it decides
+/// whether the membership lets go. `Ok(None)`: the group is really gone (NotFound) or never came
+/// to be (CREATION_FAILED): nothing to take agents out of. `Ok(Some(why))`: it exists and is busy
+/// (UPDATE_IN_PROGRESS after a split change, ...): the finalizer stays and the cleanup retries.
+/// `Err`: the read failed (throttled, timed out, 5xx): never taken for "gone".
+pub fn release_while_not_active(
+    read: Result<&str, &crate::connect::ConnectError>,
+) -> Result<Option<String>, crate::connect::ConnectError> {
+    match read {
+        Ok("CREATION_FAILED") => Ok(None),
+        Ok(status) => Ok(Some(format!(
+            "the group is {status}: its agents are taken out once it is ACTIVE again"
+        ))),
+        Err(crate::connect::ConnectError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_busy_group_keeps_the_membership_until_it_is_active_and_only_a_gone_one_releases() {
+        use crate::connect::ConnectError as E;
+        let busy = release_while_not_active(Ok("UPDATE_IN_PROGRESS")).unwrap();
+        assert!(busy.is_some_and(|w| w.contains("UPDATE_IN_PROGRESS")));
+        assert!(
+            release_while_not_active(Ok("PENDING_DELETION"))
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            release_while_not_active(Err(&E::NotFound("g".into()))),
+            Ok(None)
+        );
+        assert_eq!(release_while_not_active(Ok("CREATION_FAILED")), Ok(None));
+        for e in [
+            E::Throttled("t".into()),
+            E::Transient("503".into()),
+            E::AccessDenied("d".into()),
+        ] {
+            assert_eq!(release_while_not_active(Err(&e)), Err(e.clone()));
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -8,13 +8,16 @@ pub mod fallback;
 pub mod flow_scan;
 pub mod gates;
 pub mod group;
+pub mod invariants;
 pub mod membership;
 pub mod preflight;
+pub mod preflight_gate;
 pub mod preflight_report;
 pub mod replica;
 pub mod report;
 pub mod sweep;
 pub mod webhook_hosts;
+pub mod write_intent;
 
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,

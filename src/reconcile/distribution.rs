@@ -89,6 +89,12 @@ async fn steps(
         Err(wait) => return Ok(super::rollout::while_busy(obj, status, wait)),
     };
     record(status, &observed, &regions);
+    // A write whose outcome a crash kept from being recorded: Connect's answer decides.
+    status.last_applied = crate::plan::write_intent::last_applied(
+        status.last_applied.take(),
+        status.pending_split.take(),
+        &observed,
+    );
     let order = preferred_regions(
         want.telephony.as_ref().unwrap_or(&observed.telephony),
         &regions,
@@ -218,16 +224,24 @@ async fn steps(
             )
             .await;
             match pass {
-                super::rollout::Gated::Send { update, ending } if !update.is_empty() => {
-                    gated_ending = Some(ending);
+                super::rollout::Gated::Send {
+                    update,
+                    ending,
+                    commit,
+                } if !update.is_empty() => {
+                    gated_ending = Some((ending, commit));
                     Decision::Update {
                         update,
                         last_step: false,
                     }
                 }
-                super::rollout::Gated::Send { ending, .. } | super::rollout::Gated::End(ending) => {
+                super::rollout::Gated::Send { ending, commit, .. } => {
+                    if let Some(c) = commit {
+                        status.rollout = Some(*c);
+                    }
                     return Ok(ending);
                 }
+                super::rollout::Gated::End(ending) => return Ok(ending),
             }
         }
         (d, _) => d,
@@ -283,8 +297,19 @@ async fn steps(
             {
                 return Ok(end);
             }
-            let served = execute(engine, &group.arn, &want, &observed, &update, &regions).await?;
             let after = applied(&observed, &update);
+            let intent = drift::declared_split(
+                want.telephony.is_some(),
+                want.agents.is_some(),
+                want.sign_in.is_some(),
+                &after,
+            );
+            // Recorded before the write: a crash before the outcome is recorded is then not
+            // taken for drift after the restart. The pass's status write clears it.
+            status.pending_split = Some(intent);
+            objects.record_intent(obj, status).await?;
+            status.pending_split = None;
+            let served = execute(engine, &group.arn, &want, &observed, &update, &regions).await?;
             record(status, &after, &regions);
             status.last_applied = Some(drift::declared_split(
                 want.telephony.is_some(),
@@ -324,7 +349,12 @@ async fn steps(
                 ),
             ));
             Ok(match gated_ending {
-                Some(ending) => ending,
+                Some((ending, commit)) => {
+                    if let Some(c) = commit {
+                        status.rollout = Some(*c);
+                    }
+                    ending
+                }
                 None => rollout_status(status, &want, &observed, &after, last_step, now),
             })
         }

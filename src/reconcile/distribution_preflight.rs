@@ -5,8 +5,9 @@
 //! The gate reads the findings the InstanceReplica's preflight wrote (`status.preflight`, via
 //! the reconciler's `Objects`) instead of reading every flow again on the failover path: the
 //! failover stays fast and its Connect budget is not spent on flows. The region telephony moves
-//! away from is probed (DescribeInstance) only when the move would be refused: when it does not
-//! answer, it is down and the move goes through.
+//! away from is probed (DescribeInstance) only when the move would be refused: when it fails as an
+//! outage does (connection failure, timeout, 5xx), it is down and the move goes through; a
+//! throttled or NotFound answer is an answer (issue 25: fail closed).
 
 use std::collections::BTreeSet;
 
@@ -16,9 +17,12 @@ use super::*;
 use crate::api::preflight::CrossRegionRouting;
 use crate::api::{TrafficDistribution, TrafficDistributionStatus, reasons};
 use crate::connect::{Distribution, DistributionUpdate};
-use crate::plan::preflight::refuse_move;
+use crate::plan::preflight_gate::{Findings, down_after_probe, refuse, regions_left};
 
-/// `Some(ending)` (Stalled, PreflightBlocking) when the update must not be sent.
+/// `Some(ending)` (Stalled, PreflightBlocking or PreflightUnknown) when the update must not be
+/// sent. Fails closed (`plan::preflight_gate`): a missing group, InstanceReplica or
+/// `status.preflight` is unknown findings, and a region left is down only when its probe failed
+/// as an outage does.
 pub async fn gate(
     engine: &Engine,
     objects: &dyn Objects,
@@ -31,43 +35,56 @@ pub async fn gate(
         return Ok(None);
     };
     let ns = obj.namespace().unwrap_or_default();
-    let Some(tdg) = objects.group(&ns, &obj.spec.group_ref.name).await? else {
-        return Ok(None);
+    let tdg_name = &obj.spec.group_ref.name;
+    let replica = match objects.group(&ns, tdg_name).await? {
+        None => Err(format!(
+            "TrafficDistributionGroup {ns}/{tdg_name} not found"
+        )),
+        Some(tdg) => Ok(tdg.spec.replica_ref.as_ref().map(|r| r.name.clone())),
     };
-    let Some(replica_name) = tdg.spec.replica_ref.as_ref().map(|r| r.name.clone()) else {
-        return Ok(None);
+    let preflight = match replica {
+        Err(why) => Err(why),
+        Ok(None) => Ok(None),
+        Ok(Some(name)) => match objects.replica(&ns, &name).await? {
+            None => Err(format!("InstanceReplica {ns}/{name} not found")),
+            Some(r) => match r.status.and_then(|s| s.preflight) {
+                None => Err(format!(
+                    "InstanceReplica {ns}/{name} has no status.preflight"
+                )),
+                Some(p) => Ok(Some(p)),
+            },
+        },
     };
-    let Some(preflight) = objects
-        .replica(&ns, &replica_name)
-        .await?
-        .and_then(|r| r.status)
-        .and_then(|s| s.preflight)
-    else {
-        return Ok(None);
+    let findings = match &preflight {
+        Err(why) => Findings::Unknown(why.clone()),
+        Ok(None) => Findings::NotManaged,
+        Ok(Some(p)) => Findings::Known(p),
     };
     let before = &observed.telephony;
-    let none = BTreeSet::new();
-    if refuse_move(&preflight, before, after, &obj.spec.accept_risks, &none).is_none() {
+    let accepted = &obj.spec.accept_risks;
+    if refuse(&findings, before, after, accepted, &BTreeSet::new()).is_none() {
         return Ok(None);
     }
     let mut down = BTreeSet::new();
-    for (region, pct) in before {
-        if after.get(region).copied().unwrap_or(0) < *pct
-            && let Err(e) = engine
-                .connect
-                .describe_instance(region, &group.instance_id)
-                .await
-            && e.class() != ErrorClass::Terminal
-        {
-            down.insert(region.clone());
+    for region in regions_left(before, after) {
+        let probe = engine
+            .connect
+            .describe_instance(&region, &group.instance_id)
+            .await
+            .map(|_| ());
+        if down_after_probe(&probe) {
+            down.insert(region);
         }
     }
     Ok(
-        refuse_move(&preflight, before, after, &obj.spec.accept_risks, &down).map(|m| {
-            Ending::new(
-                Verdict::stalled(reasons::PREFLIGHT_BLOCKING, m),
-                engine.resync,
-            )
+        refuse(&findings, before, after, accepted, &down).map(|(reason, m)| {
+            // Unknown findings may appear soon (the replica's next preflight): look again sooner.
+            let again = if reason == reasons::PREFLIGHT_UNKNOWN {
+                engine.resync.min(std::time::Duration::from_secs(15))
+            } else {
+                engine.resync
+            };
+            Ending::new(Verdict::stalled(reason, m), again)
         }),
     )
 }

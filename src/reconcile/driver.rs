@@ -405,7 +405,8 @@ pub fn paused<S: HasConditions + Clone + Default>(
         Pause::Until(t) => (
             format!("paused until {t} (annotation {})", annotations::PAUSED),
             Duration::from_secs(
-                (t.as_second() - cx.now.as_second()).clamp(1, cx.resync.as_secs() as i64) as u64,
+                (t.as_second() - cx.now.as_second()).clamp(1, (cx.resync.as_secs() as i64).max(1))
+                    as u64,
             ),
         ),
         Pause::Invalid(v) => (

@@ -216,3 +216,15 @@ fn backoff_doubles_from_half_a_second_up_to_five_minutes() {
         assert!(d >= backoff_base(n).mul_f64(0.85) && d <= backoff_base(n).mul_f64(1.15));
     }
 }
+
+#[test]
+fn a_pause_until_a_future_time_does_not_panic_with_a_resync_under_one_second() {
+    let mut c = cx(1, 0, 0);
+    c.resync = Duration::from_millis(500);
+    let out = paused::<crate::api::TrafficDistributionStatus>(
+        None,
+        &crate::api::annotations::Pause::Until(t(600)),
+        c,
+    );
+    assert_eq!(out.requeue.delay(), Duration::from_secs(1));
+}

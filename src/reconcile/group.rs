@@ -179,7 +179,16 @@ async fn steps(
                 engine.resync,
             ));
         }
-        Lifecycle::Active => found.expect("an active group was found"),
+        Lifecycle::Active => match found {
+            Some(g) => g,
+            // Not expected (Active comes from a group found); never a panic on Connect's data.
+            None => {
+                return Ok(Ending::wait(
+                    reasons::WAITING,
+                    "the group was reported ACTIVE but not found; looking again",
+                ));
+            }
+        },
     };
     let default_groups: BTreeSet<String> = groups
         .iter()

@@ -25,11 +25,20 @@ use super::driver::{self, Managed};
 use super::*;
 use crate::api::{AgentMembership, CallerDenylist, FIELD_MANAGER, FINALIZER, TrafficDistribution};
 
+fn read_error(what: String, e: kube::Error) -> ReadError {
+    ReadError {
+        what,
+        message: e.to_string(),
+    }
+}
+
 /// Objects read from the controllers' reflector stores (the watch caches the work queues already
 /// keep), not from the API server on every pass. A store that has not finished its first list is a
 /// read error, never "absent".
 #[derive(Clone)]
 pub struct KubeObjects {
+    /// For the writes that go through `Objects` (a split's write intent).
+    pub client: Client,
     pub replicas: Store<InstanceReplica>,
     pub groups: Store<TrafficDistributionGroup>,
     pub memberships: Store<AgentMembership>,
@@ -99,6 +108,36 @@ impl Objects for KubeObjects {
         // As a LIST returns them: by name.
         out.sort_by_key(|m| m.name_any());
         Ok(out)
+    }
+    async fn record_intent(
+        &self,
+        obj: &TrafficDistribution,
+        status: &crate::api::TrafficDistributionStatus,
+    ) -> Result<(), ReadError> {
+        let what = format!(
+            "TrafficDistribution {}/{} (status.pendingSplit)",
+            obj.namespace().unwrap_or_default(),
+            obj.name_any()
+        );
+        // The whole status, as the pass's final write does (same field manager, server-side
+        // apply): a partial one would drop the fields it leaves out.
+        let patch = serde_json::json!({
+            "apiVersion": <TrafficDistribution as kube::Resource>::api_version(&()),
+            "kind": <TrafficDistribution as kube::Resource>::kind(&()),
+            "status": status,
+        });
+        Api::<TrafficDistribution>::namespaced(
+            self.client.clone(),
+            &obj.namespace().unwrap_or_default(),
+        )
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| read_error(what, e))
     }
 }
 
@@ -170,6 +209,32 @@ pub enum ReconcileError {
     /// The finalizer step is not done (or failed): keep the finalizer, look again after this.
     #[error("cleanup not finished: {0}")]
     Holding(String, Duration),
+    /// The pass panicked: a transient error of this object (backoff, metric), never the end of
+    /// the process (the release profile unwinds for this).
+    #[error("the pass panicked: {0}")]
+    Panicked(String),
+}
+
+/// Runs one pass, turning a panic into [`ReconcileError::Panicked`] (counted as
+/// `connectgr_reconcile_errors_total{outcome="panic"}`).
+async fn unpanicked<K: Managed, F>(fut: F) -> Result<Action, ReconcileError>
+where
+    F: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            crate::metrics::reconcile_error(K::KIND, "panic");
+            tracing::error!(kind = K::KIND, panic = %what, "reconcile pass panicked");
+            Err(ReconcileError::Panicked(what))
+        }
+    }
 }
 
 fn key<K: Managed>(obj: &K) -> String {
@@ -269,8 +334,8 @@ async fn reconcile<K: Managed>(
     let ctx2 = ctx.clone();
     finalizer(&api, FINALIZER, obj, |event| async move {
         match event {
-            FinalizerEvent::Apply(obj) => apply_one(obj, &ctx2).await,
-            FinalizerEvent::Cleanup(obj) => cleanup_one(obj, &ctx2).await,
+            FinalizerEvent::Apply(obj) => unpanicked::<K, _>(apply_one(obj, &ctx2)).await,
+            FinalizerEvent::Cleanup(obj) => unpanicked::<K, _>(cleanup_one(obj, &ctx2)).await,
         }
     })
     .await
@@ -399,11 +464,39 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
     let tdist_ctrl = dependent::<TrafficDistribution>(&client, ns, &groups, &cfg, &limits, |o| {
         o.spec.group_ref.name.as_str()
     });
+    // A distribution's preflight gate reads the replica of its group: a new preflight wakes it.
+    let (tdist_store, groups_of) = (tdist_ctrl.store(), tdg_ctrl.store());
+    let tdist_ctrl = tdist_ctrl.watches(
+        scoped::<InstanceReplica>(&client, ns),
+        cfg.clone(),
+        move |rep: InstanceReplica| {
+            let ns = rep.namespace();
+            let groups: Vec<String> = groups_of
+                .state()
+                .into_iter()
+                .filter(|g| {
+                    g.namespace() == ns
+                        && g.spec
+                            .replica_ref
+                            .as_ref()
+                            .is_some_and(|r| r.name == rep.name_any())
+                })
+                .map(|g| g.name_any())
+                .collect();
+            tdist_store
+                .state()
+                .into_iter()
+                .filter(|d| d.namespace() == ns && groups.contains(&d.spec.group_ref.name))
+                .map(|d| ObjectRef::from_obj(&*d))
+                .collect::<Vec<_>>()
+        },
+    );
     let cdl_ctrl = dependent::<CallerDenylist>(&client, ns, &groups, &cfg, &limits, |o| {
         o.spec.group_ref.name.as_str()
     });
 
     let objects = KubeObjects {
+        client: client.clone(),
         replicas: rep_ctrl.store(),
         groups: tdg_ctrl.store(),
         memberships: agm_ctrl.store(),
@@ -424,4 +517,23 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
         run!(tdist_ctrl, TrafficDistribution),
         run!(cdl_ctrl, CallerDenylist),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_pass_becomes_a_transient_error_of_that_object() {
+        fn pass_that_panics() -> Result<Action, ReconcileError> {
+            panic!("index out of range on outside data")
+        }
+        let out = unpanicked::<TrafficDistribution, _>(async { pass_that_panics() }).await;
+        match out {
+            Err(ReconcileError::Panicked(m)) => assert!(m.contains("outside data"), "{m}"),
+            other => panic!("not caught: {other:?}"),
+        }
+        let fine = unpanicked::<TrafficDistribution, _>(async { Ok(Action::await_change()) }).await;
+        assert!(fine.is_ok());
+    }
 }

@@ -12,14 +12,12 @@ use super::*;
 use crate::api::agent_membership::KeptMembers;
 use crate::api::annotations::RESUME as RESUME_ANNOTATION;
 use crate::api::{
-    AgentMembership, AgentMembershipStatus, DeletionPolicy, MembershipMode,
-    common::STATUS_LIST_CAP, reasons,
+    AgentMembership, AgentMembershipStatus, MembershipMode, common::STATUS_LIST_CAP, reasons,
 };
 use crate::connect::{ConnectResult, Priority};
 use crate::plan::drift;
 use crate::plan::membership::{
-    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, release,
-    resolve, verdict,
+    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, resolve, verdict,
 };
 use crate::plan::sweep::Write;
 
@@ -31,7 +29,7 @@ fn cap(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn desired_of(obj: &AgentMembership) -> DesiredAgents {
+pub(super) fn desired_of(obj: &AgentMembership) -> DesiredAgents {
     let sel = obj.spec.selector.clone().unwrap_or_default();
     DesiredAgents {
         users: obj.spec.users.clone(),
@@ -42,7 +40,7 @@ fn desired_of(obj: &AgentMembership) -> DesiredAgents {
 }
 
 /// Declared usernames and selectors -> user ids of the source instance.
-async fn resolve_agents(
+pub(super) async fn resolve_agents(
     engine: &Engine,
     group: &GroupRef,
     want: &DesiredAgents,
@@ -76,12 +74,15 @@ async fn resolve_agents(
 }
 
 /// What one batch window of association calls did.
-struct Batch {
-    added: usize,
-    removed: usize,
+pub(super) struct Batch {
+    pub(super) added: usize,
+    pub(super) removed: usize,
     /// Associations Connect answered NotFound (A2: not a user of both regions yet).
-    not_found: Vec<String>,
-    first_error: Option<ConnectError>,
+    pub(super) not_found: Vec<String>,
+    /// Disassociations Connect answered NotFound: not a member, or the group not ACTIVE (Connect
+    /// answers NotFound for both); a cleanup checks which before it lets go.
+    pub(super) leaves_not_found: usize,
+    pub(super) first_error: Option<ConnectError>,
 }
 
 /// One association call, unless the batch window closed (then `None`).
@@ -114,12 +115,17 @@ async fn call(
 /// records each success in the members cache. Joins and leaves are separate operations with
 /// separate quota buckets (rule Q1), so they run side by side, each with several calls in flight
 /// (the scheduler paces each): a mixed change takes max(joins, leaves) / rate, not the sum.
-async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>) -> Batch {
+pub(super) async fn run_batch(
+    engine: &Engine,
+    group: &GroupRef,
+    calls: Vec<(bool, String)>,
+) -> Batch {
     let deadline = tokio::time::Instant::now() + engine.batch_window;
     let mut batch = Batch {
         added: 0,
         removed: 0,
         not_found: Vec::new(),
+        leaves_not_found: 0,
         first_error: None,
     };
     let (joins, leaves): (Vec<_>, Vec<_>) = calls.into_iter().partition(|(assoc, _)| *assoc);
@@ -146,6 +152,7 @@ async fn run_batch(engine: &Engine, group: &GroupRef, calls: Vec<(bool, String)>
             Some(Err(ConnectError::NotFound(_))) if assoc => batch.not_found.push(id),
             // Not a member (any more): the goal of a disassociation is met.
             Some(Err(ConnectError::NotFound(_))) => {
+                batch.leaves_not_found += 1;
                 engine.record_write(&group.arn, Write::Disassociated(id));
             }
             Some(Err(e)) if batch.first_error.is_none() => batch.first_error = Some(e),
@@ -490,7 +497,7 @@ async fn observe(
 
 /// The user ids the group's other live memberships declare. A failed read of the memberships is
 /// an error: taking it for "no other membership" would remove their agents.
-async fn declared_by_others(
+pub(super) async fn declared_by_others(
     engine: &Engine,
     obj: &AgentMembership,
     objects: &dyn Objects,
@@ -601,53 +608,4 @@ fn report(
     Ok(Ending::new(verdict, requeue))
 }
 
-/// Finalizer step. Retain: nothing to do. Delete: disassociate the agents this membership declares
-/// that no other (live) membership of the group declares, one batch window at a time; Some(why)
-/// while some remain. A failed read (the group, the other memberships) is an error: the finalizer
-/// stays and the step is retried, never skipped.
-pub async fn cleanup(
-    engine: &Engine,
-    obj: &AgentMembership,
-    objects: &dyn Objects,
-) -> Result<Option<String>, PassError> {
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        return Ok(None);
-    }
-    let ns = obj.namespace().unwrap_or_default();
-    let Ok(group) = resolve_group(objects, &ns, &obj.spec.group_ref.name).await? else {
-        // The group object is gone (with its members, under deletionPolicy Delete) or never
-        // became ready: there is no group to take agents out of.
-        return Ok(None);
-    };
-    let mine = resolve_agents(
-        engine,
-        &group,
-        &desired_of(obj),
-        Priority::Normal,
-        std::time::Duration::ZERO,
-    )
-    .await?;
-    let kept = declared_by_others(engine, obj, objects, &group, engine.resync / 2).await?;
-    let declared: BTreeSet<String> = mine.ids.into_keys().collect();
-    engine
-        .ensure_members(&group.source_region, &group.arn)
-        .await?;
-    let to_release = engine.with_members(&group.arn, |current| release(&declared, &kept, current));
-    if to_release.is_empty() {
-        return Ok(None);
-    }
-    let total = to_release.len();
-    let batch = run_batch(
-        engine,
-        &group,
-        to_release.into_iter().map(|id| (false, id)).collect(),
-    )
-    .await;
-    if let Some(e) = batch.first_error
-        && batch.removed == 0
-    {
-        return Err(e.into());
-    }
-    let left = total - batch.removed;
-    Ok((left > 0).then(|| format!("removing agents from the group: {left} of {total} left")))
-}
+pub use super::membership_cleanup::cleanup;

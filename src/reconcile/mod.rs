@@ -12,6 +12,7 @@ pub mod gates;
 pub mod group;
 pub mod k8s;
 pub mod membership;
+pub mod membership_cleanup;
 pub mod preflight;
 pub mod replica;
 pub mod rollout;
@@ -55,6 +56,16 @@ pub trait Objects: Send + Sync {
     ) -> Result<Option<TrafficDistributionGroup>, ReadError>;
     /// Every AgentMembership of the namespace.
     async fn memberships(&self, namespace: &str) -> Result<Vec<api::AgentMembership>, ReadError>;
+    /// Writes `status` (carrying `pendingSplit`) before a split write is sent, so a crash between
+    /// the write and the pass's status write is not read as drift after a restart. Where status
+    /// lives only in memory (demo, tests) there is nothing to do.
+    async fn record_intent(
+        &self,
+        _obj: &api::TrafficDistribution,
+        _status: &api::TrafficDistributionStatus,
+    ) -> Result<(), ReadError> {
+        Ok(())
+    }
 }
 
 /// Why a pass could not finish. The class decides the condition, the Event, the requeue and the

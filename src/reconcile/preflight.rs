@@ -96,7 +96,87 @@ fn unknown(
     c
 }
 
-/// The reads of both regions into `input`.
+/// What one region's flows, modules, Lambda associations and Lex bots are.
+struct RegionReads {
+    flows: Vec<ObservedFlow>,
+    lambdas: Vec<String>,
+    bots: Vec<BotAssociation>,
+}
+
+async fn read_region(
+    connect: &dyn crate::connect::ConnectApi,
+    region: &str,
+    instance_id: &str,
+) -> Result<RegionReads, ConnectError> {
+    let mut flows = Vec::new();
+    for module in [false, true] {
+        let resource_type = if module {
+            "ContactFlowModule"
+        } else {
+            "ContactFlow"
+        };
+        for f in connect.list_flows(region, instance_id, module).await? {
+            let content = connect
+                .describe_flow_content(region, instance_id, module, &f.id)
+                .await?;
+            flows.push(ObservedFlow {
+                region: region.to_string(),
+                resource_type,
+                name: f.name,
+                arn: f.arn,
+                content,
+            });
+        }
+    }
+    let lambdas = connect.list_lambda_functions(region, instance_id).await?;
+    let bots = connect
+        .list_bots(region, instance_id)
+        .await?
+        .into_iter()
+        .map(|b| match b {
+            LexBotRef::V2 { alias_arn } => BotAssociation::V2 { alias_arn },
+            LexBotRef::V1 { name, lex_region } => BotAssociation::V1 { name, lex_region },
+        })
+        .collect();
+    Ok(RegionReads {
+        flows,
+        lambdas,
+        bots,
+    })
+}
+
+/// Connect's own replication findings of the source region, per resource type.
+async fn read_findings(
+    connect: &dyn crate::connect::ConnectApi,
+    source: &str,
+    replica: &str,
+    instance_id: &str,
+) -> Result<(Vec<ConnectFinding>, Vec<(String, String, i64)>), ConnectError> {
+    let (mut findings, mut drift) = (Vec::new(), Vec::new());
+    for rt in FINDING_TYPES {
+        let r = connect
+            .list_replication_findings(source, instance_id, rt)
+            .await?;
+        for f in r.findings {
+            findings.push(ConnectFinding {
+                resource_type: f.resource_type,
+                name: f.name.unwrap_or_default(),
+                arn: f.arn,
+                region: f.region.unwrap_or_else(|| replica.to_string()),
+                reference_code: f.reference_code,
+                message: f.message.unwrap_or_default(),
+            });
+        }
+        for (region, count) in r.drifted {
+            drift.push((rt.to_string(), region, count));
+        }
+    }
+    Ok((findings, drift))
+}
+
+/// The reads of both regions into `input`. The regions, the findings, the numbers and the users
+/// are read side by side: each has quotas of its own (per region and operation), and the groups
+/// wait for this pass.
 async fn observe(
     engine: &Engine,
     instance_id: &str,
@@ -104,55 +184,26 @@ async fn observe(
 ) -> Result<(), ConnectError> {
     let connect = &*engine.connect;
     let (source, replica) = (input.source_region.clone(), input.replica_region.clone());
-    for region in [&source, &replica] {
-        for module in [false, true] {
-            let resource_type = if module {
-                "ContactFlowModule"
-            } else {
-                "ContactFlow"
-            };
-            for f in connect.list_flows(region, instance_id, module).await? {
-                let content = connect
-                    .describe_flow_content(region, instance_id, module, &f.id)
-                    .await?;
-                input.flows.push(ObservedFlow {
-                    region: region.clone(),
-                    resource_type,
-                    name: f.name,
-                    arn: f.arn,
-                    content,
-                });
-            }
-        }
-        let lambdas = connect.list_lambda_functions(region, instance_id).await?;
-        input.lambdas.insert(region.clone(), lambdas);
-        let bots = connect
-            .list_bots(region, instance_id)
-            .await?
-            .into_iter()
-            .map(|b| match b {
-                LexBotRef::V2 { alias_arn } => BotAssociation::V2 { alias_arn },
-                LexBotRef::V1 { name, lex_region } => BotAssociation::V1 { name, lex_region },
+    let numbers = async {
+        connect
+            .list_phone_numbers(&source, Priority::Background)
+            .await
+            .map(|list| {
+                list.into_iter()
+                    .filter(|p| {
+                        p.instance_id
+                            .as_deref()
+                            .is_none_or(|i| instance_id_of(i) == instance_id)
+                    })
+                    .filter(|p| {
+                        !p.target_arn
+                            .as_deref()
+                            .is_some_and(|t| t.contains(":traffic-distribution-group/"))
+                    })
+                    .map(|p| (p.number, p.arn))
+                    .collect::<Vec<_>>()
             })
-            .collect();
-        input.bots.insert(region.clone(), bots);
-    }
-    input.numbers_not_in_group = connect
-        .list_phone_numbers(&source, Priority::Background)
-        .await?
-        .into_iter()
-        .filter(|p| {
-            p.instance_id
-                .as_deref()
-                .is_none_or(|i| instance_id_of(i) == instance_id)
-        })
-        .filter(|p| {
-            !p.target_arn
-                .as_deref()
-                .is_some_and(|t| t.contains(":traffic-distribution-group/"))
-        })
-        .map(|p| (p.number, p.arn))
-        .collect();
+    };
     // The user lists the membership passes read (and cache): one copy of 5,000 users per region.
     let users = async |region: &str| {
         engine
@@ -165,30 +216,34 @@ async fn observe(
             )
             .await
     };
-    let in_replica = users(&replica).await?;
-    let in_replica: BTreeSet<&str> = in_replica.iter().map(|u| u.id.as_str()).collect();
-    input.users_not_mirrored = users(&source)
-        .await?
-        .iter()
-        .filter(|u| !in_replica.contains(u.id.as_str()))
-        .count();
-    for rt in FINDING_TYPES {
-        let r = connect
-            .list_replication_findings(&source, instance_id, rt)
-            .await?;
-        for f in r.findings {
-            input.connect_findings.push(ConnectFinding {
-                resource_type: f.resource_type,
-                name: f.name.unwrap_or_default(),
-                arn: f.arn,
-                region: f.region.unwrap_or_else(|| replica.clone()),
-                reference_code: f.reference_code,
-                message: f.message.unwrap_or_default(),
-            });
-        }
-        for (region, count) in r.drifted {
-            input.drift.push((rt.to_string(), region, count));
-        }
+    let not_mirrored = async {
+        let (in_replica, in_source) =
+            futures::future::try_join(users(&replica), users(&source)).await?;
+        let in_replica: BTreeSet<&str> = in_replica.iter().map(|u| u.id.as_str()).collect();
+        Ok::<_, ConnectError>(
+            in_source
+                .iter()
+                .filter(|u| !in_replica.contains(u.id.as_str()))
+                .count(),
+        )
+    };
+    let (at_source, at_replica, (findings, drift), numbers, not_mirrored) =
+        futures::future::try_join5(
+            read_region(connect, &source, instance_id),
+            read_region(connect, &replica, instance_id),
+            read_findings(connect, &source, &replica, instance_id),
+            numbers,
+            not_mirrored,
+        )
+        .await?;
+    for (region, reads) in [(&source, at_source), (&replica, at_replica)] {
+        input.flows.extend(reads.flows);
+        input.lambdas.insert(region.clone(), reads.lambdas);
+        input.bots.insert(region.clone(), reads.bots);
     }
+    input.numbers_not_in_group = numbers;
+    input.users_not_mirrored = not_mirrored;
+    input.connect_findings.extend(findings);
+    input.drift.extend(drift);
     Ok(())
 }

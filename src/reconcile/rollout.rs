@@ -19,10 +19,13 @@ use crate::plan::gates::{self, Action, GateResult, Machine, Phase};
 
 /// What the gated pass decided.
 pub enum Gated {
-    /// Send this update; the pass then ends with `ending`.
+    /// Send this update; the pass then ends with `ending`. `commit` is the rollout state to
+    /// record once Connect took the update (issue 25: the step and phase change only after the
+    /// write succeeded); `None` leaves `status.rollout` as it is.
     Send {
         update: DistributionUpdate,
         ending: Ending,
+        commit: Option<Box<RolloutStatus>>,
     },
     /// Nothing to send.
     End(Ending),
@@ -180,6 +183,26 @@ pub async fn gated(
         };
         status.rollout = Some(rs.clone());
     };
+    // An aborted rollout whose live split is not back at its start sends the restore again
+    // until Connect has it (a failed or lost restore write is never taken as done).
+    let restore = diff(observed, &start, want);
+    if m.phase == Phase::Aborted && !restore.is_empty() {
+        status.rollout = Some(rs.clone());
+        return Gated::Send {
+            update: restore,
+            ending: Ending::new(
+                Verdict::stalled(
+                    reasons::ROLLOUT_ABORTED,
+                    format!(
+                        "rollout aborted; the starting split is being restored (annotate {} to start again)",
+                        annotations::RESUME
+                    ),
+                ),
+                engine.resync,
+            ),
+            commit: Some(Box::new(rs)),
+        };
+    }
     match gates::check_due(&m, now_s) {
         Some(i64::MAX) => {
             save(&mut rs, &m, status);
@@ -248,6 +271,7 @@ pub async fn gated(
                 ),
                 engine.resync,
             ),
+            commit: None,
         };
     }
     let approve = obj
@@ -315,7 +339,16 @@ pub async fn gated(
     if action == Action::Step && last {
         m2.phase = Phase::Complete;
     }
+    // A step or an abort is recorded once Connect took its write (`commit`); until then the
+    // rollout stays where it was, with the gates' latest answers.
+    let before = rs.clone();
     save(&mut rs, &m2, status);
+    if apply.is_some() {
+        status.rollout = Some(RolloutStatus {
+            gates: rs.gates.clone(),
+            ..before
+        });
+    }
     let pending = || {
         outcomes
             .iter()
@@ -334,6 +367,7 @@ pub async fn gated(
             };
             Gated::Send {
                 update: diff(observed, &to, want),
+                commit: Some(Box::new(rs.clone())),
                 ending: Ending::new(
                     Verdict::progressing(
                         reasons::ROLLING_OUT,
@@ -357,6 +391,7 @@ pub async fn gated(
             notes.push(Note::warning(reasons::ROLLOUT_ABORTED, message.clone()));
             Gated::Send {
                 update: diff(observed, &to, want),
+                commit: Some(Box::new(rs)),
                 ending: Ending::new(
                     Verdict::stalled(reasons::ROLLOUT_ABORTED, message),
                     engine.resync,

@@ -290,3 +290,18 @@ fn plan_reports_reads_that_failed_and_exits_one() {
         "{v}"
     );
 }
+
+#[test]
+fn a_controller_resync_interval_under_one_second_is_refused_before_anything_starts() {
+    let out = Command::new(BIN)
+        .args(["controller", "--resync-interval", "500ms"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("run controller");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(
+        stderr.contains("--resync-interval") && stderr.contains("under 1s"),
+        "{stderr}"
+    );
+}

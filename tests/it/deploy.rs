@@ -71,7 +71,7 @@ fn a_deployment_with_more_than_one_replica_elects_a_leader_in_its_own_namespace(
     );
 }
 
-/// Every AWS operation the code calls, as IAM actions: Connect from `src/connect/sdk.rs` (the
+/// Every AWS operation the code calls, as IAM actions: Connect from `src/connect/sdk/` (the
 /// operation named in each rate-limited call, cross-checked against the SDK methods invoked),
 /// DynamoDB from `src/denylist/dynamo.rs` (the SDK methods invoked).
 fn called_actions() -> BTreeSet<String> {
@@ -86,7 +86,21 @@ fn called_actions() -> BTreeSet<String> {
             })
             .collect()
     };
-    let sdk = std::fs::read_to_string(repo_root().join("src/connect/sdk.rs")).unwrap();
+    let dir = repo_root().join("src/connect/sdk");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() > 1,
+        "the SDK implementation in {}",
+        dir.display()
+    );
+    let sdk: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
     let named: BTreeSet<String> =
         regex::Regex::new(r#"\.(?:call|paginate)\(\s*[a-z_]+,\s*"([A-Za-z0-9]+)""#)
             .unwrap()

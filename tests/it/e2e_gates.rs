@@ -19,7 +19,7 @@ use crate::support::testbed::TestBed;
 const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
 
 /// Ten Basic agents, no global routing: each region's metrics count its own agents.
-fn emulator(dir: &tempfile::TempDir) -> crate::e2e::Emulator {
+pub(crate) fn emulator(dir: &tempfile::TempDir) -> crate::e2e::Emulator {
     let path = dir.path().join("state.yaml");
     let users: Vec<String> = (1..=10)
         .map(|i| format!("{{username: agent{i:03}}}"))
@@ -42,7 +42,7 @@ fn emulator(dir: &tempfile::TempDir) -> crate::e2e::Emulator {
     ])
 }
 
-fn controller(bed: &TestBed, ns: &str, emulator: &str) -> Proc {
+pub(crate) fn controller(bed: &TestBed, ns: &str, emulator: &str) -> Proc {
     Proc(
         controller_command(bed, ns, emulator, &format!("controller-{ns}.log"))
             .args(["--metrics-addr", "127.0.0.1:0"])
@@ -62,7 +62,7 @@ fn members() -> String {
 }
 
 /// A split toward `east` percent in us-east-1 (telephony and agents), gated by `rollout`.
-fn split(east: i32, rollout: &str) -> String {
+pub(crate) fn split(east: i32, rollout: &str) -> String {
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: overflow}}\n  driftPauseSeconds: 0\n  telephony: {{us-west-2: {}, us-east-1: {east}}}\n  agents: {{us-west-2: {}, us-east-1: {east}}}\n  rollout:\n{rollout}",
         100 - east,
@@ -71,7 +71,7 @@ fn split(east: i32, rollout: &str) -> String {
 }
 
 /// Replica, group and members ready, the split at 100/0.
-async fn setup(bed: &TestBed, ns: &str, url: &str) {
+pub(crate) async fn setup(bed: &TestBed, ns: &str, url: &str) {
     apply(
         bed,
         ns,
@@ -89,7 +89,7 @@ async fn setup(bed: &TestBed, ns: &str, url: &str) {
 }
 
 /// (telephony, agents) in us-east-1 as Connect has them; None while the group is busy.
-async fn east_split(c: &aws_sdk_connect::Client, arn: &str) -> Option<(i32, i32)> {
+pub(crate) async fn east_split(c: &aws_sdk_connect::Client, arn: &str) -> Option<(i32, i32)> {
     let d = c.get_traffic_distribution().id(arn).send().await.ok()?;
     let pick = |l: &[aws_sdk_connect::types::Distribution]| {
         l.iter()
@@ -116,7 +116,7 @@ fn annotate(bed: &TestBed, ns: &str, kv: &str) {
     );
 }
 
-fn rollout(bed: &TestBed, ns: &str, field: &str) -> String {
+pub(crate) fn rollout(bed: &TestBed, ns: &str, field: &str) -> String {
     jsonpath(
         bed,
         ns,
@@ -125,7 +125,7 @@ fn rollout(bed: &TestBed, ns: &str, field: &str) -> String {
     )
 }
 
-fn presence(url: &str, body: &str) {
+pub(crate) fn presence(url: &str, body: &str) {
     let addr = url.trim_start_matches("http://");
     let (s, _, t) = crate::support::emulator::http_request(
         addr,

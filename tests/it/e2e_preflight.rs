@@ -11,7 +11,7 @@ use crate::support::testbed::TestBed;
 
 const INSTANCE: &str = "4f5e3c1a-7b2d-4c8e-9a10-2b3c4d5e6f70";
 
-fn controller(bed: &TestBed, ns: &str, emulator: &str) -> Proc {
+pub(crate) fn controller(bed: &TestBed, ns: &str, emulator: &str) -> Proc {
     Proc(
         controller_command(bed, ns, emulator, &format!("controller-{ns}.log"))
             .args(["--metrics-addr", "127.0.0.1:0"])
@@ -167,13 +167,13 @@ async fn hard_coded_regions_and_one_region_lambdas_make_the_replica_not_failover
 
 const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: default}\nspec:\n  replicaRef: {name: support-center}\n  default: true\n";
 
-fn failover_yaml(extra: &str) -> String {
+pub(crate) fn failover_yaml(extra: &str) -> String {
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: default}}\n  telephony: {{us-west-2: 0, us-east-1: 100}}\n  agents: {{us-west-2: 0, us-east-1: 100}}\n{extra}"
     )
 }
 
-fn emulator_post(url: &str, path: &str, body: &str) {
+pub(crate) fn emulator_post(url: &str, path: &str, body: &str) {
     let addr = url.trim_start_matches("http://");
     let (status, _, text) = crate::support::emulator::http_request(
         addr,
@@ -185,7 +185,7 @@ fn emulator_post(url: &str, path: &str, body: &str) {
     assert_eq!(status, 200, "{text}");
 }
 
-async fn east_telephony(url: &str, arn: &str) -> i32 {
+pub(crate) async fn east_telephony(url: &str, arn: &str) -> i32 {
     let Ok(d) = connect(url, "us-east-1")
         .await
         .get_traffic_distribution()
@@ -208,7 +208,7 @@ async fn east_telephony(url: &str, arn: &str) -> i32 {
 
 /// Replica with one blocking finding (the legacy flow's us-west-2 Lambda ARN; both functions
 /// associated in both regions) and the default group Ready. Returns the group ARN.
-async fn replica_with_a_hard_coded_flow(bed: &TestBed, ns: &str, url: &str) -> String {
+pub(crate) async fn replica_with_a_hard_coded_flow(bed: &TestBed, ns: &str, url: &str) -> String {
     apply(bed, ns, &format!("{}---\n{DEFAULT_GROUP}", replica_yaml()));
     wait_ready(bed, ns, "tdg/default", "60s");
     for region in ["us-west-2", "us-east-1"] {
@@ -228,7 +228,7 @@ async fn replica_with_a_hard_coded_flow(bed: &TestBed, ns: &str, url: &str) -> S
     jsonpath(bed, ns, "tdg/default", "{.status.arn}")
 }
 
-fn tdist_condition(bed: &TestBed, ns: &str, type_: &str, field: &str) -> String {
+pub(crate) fn tdist_condition(bed: &TestBed, ns: &str, type_: &str, field: &str) -> String {
     jsonpath(
         bed,
         ns,

@@ -5,6 +5,7 @@ mod support;
 
 mod alerts;
 mod argocd;
+mod chaos;
 mod cli;
 mod cli_preflight;
 mod crds;
@@ -17,6 +18,7 @@ mod e2e_admission;
 mod e2e_apply;
 mod e2e_drift;
 mod e2e_gates;
+mod e2e_incident;
 mod e2e_lifecycle;
 mod e2e_plan;
 mod e2e_preflight;
