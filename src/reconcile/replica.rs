@@ -23,6 +23,7 @@ pub async fn apply(
         let complete = end.verdict.is_ready();
         super::preflight::refresh(engine, obj, id, complete, &mut status, now).await;
     }
+    crate::metrics::objects::replica(obj, &status, engine.resync);
     Pass {
         status,
         notes,
