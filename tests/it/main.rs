@@ -30,4 +30,5 @@ mod emulator_preflight;
 mod helm;
 mod image;
 mod local_runner;
+mod monitoring;
 mod sbom;
