@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::alerts::{PENDING_FAMILIES, promtool, registered_families};
 use crate::e2e::{
-    apply, controller_command, eventually, free_port, group_yaml, members_yaml, replica_yaml,
-    reqwest_get, split_yaml, start_emulator, wait_ready,
+    apply, connect, controller_command, eventually, free_port, group_arn, group_yaml, members_yaml,
+    replica_yaml, reqwest_get, split_yaml, start_emulator, wait_ready,
 };
+use crate::e2e_drift::set_telephony_by_hand;
 use crate::support::testbed::TestBed;
 
 fn config_maps(sets: &[&str]) -> Vec<serde_json::Value> {
@@ -131,10 +132,6 @@ fn scraped(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 /// family without samples is absent from the exposition); each must be registered.
 const SAMPLES_ONLY_AFTER: &[(&str, &str)] = &[
     (
-        "connectgr_split_differs_since_timestamp_seconds",
-        "the live split differs from the declared one",
-    ),
-    (
         "connectgr_connect_throttled_responses",
         "a 429 from Connect",
     ),
@@ -148,9 +145,10 @@ const SAMPLES_ONLY_AFTER: &[(&str, &str)] = &[
 ];
 
 /// A real controller (the e2e set-up: test bed, emulator, the controller binary) reconciles a
-/// replica, a group, members and a split; its `/metrics` then declares every family a dashboard
-/// query names (except those of features still to come, `PENDING_FAMILIES`), and the per-object
-/// families have samples.
+/// replica, a group, members and a split (driftPolicy Report), whose telephony is then changed in
+/// Connect by hand; its `/metrics` then has the drift (live split, drift state 2, since when it
+/// differs) and declares every family a dashboard query names (except those of features still to
+/// come, `PENDING_FAMILIES`, and those `SAMPLES_ONLY_AFTER` events this scenario does not cause).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_names_only_metrics_a_running_controller_exports() {
     let bed = TestBed::shared();
@@ -163,7 +161,11 @@ async fn every_dashboard_query_names_only_metrics_a_running_controller_exports()
     apply(bed, &ns, &replica_yaml());
     apply(bed, &ns, &group_yaml("overflow", "Delete"));
     apply(bed, &ns, &members_yaml("overflow", 1, 5));
-    apply(bed, &ns, &split_yaml("overflow", 60, 50));
+    apply(
+        bed,
+        &ns,
+        &(split_yaml("overflow", 60, 50) + "  driftPolicy: Report\n"),
+    );
     wait_ready(bed, &ns, "trafficdistribution/split", "120s");
     let url = format!("http://127.0.0.1:{port}/metrics");
     let expected = [
@@ -185,6 +187,28 @@ async fn every_dashboard_query_names_only_metrics_a_running_controller_exports()
         },
     )
     .await;
+    // A split changed in Connect by hand under driftPolicy Report: left alone, and it shows.
+    let arn = group_arn(bed, &ns, "overflow").await;
+    set_telephony_by_hand(&connect(&emu.url, "us-west-2").await, &arn, 20).await;
+    let series =
+        |name: &str, labels: &str| format!("{name}{{namespace=\"{ns}\",name=\"split\"{labels}}}");
+    let live = series(
+        "connectgr_split_live_percent",
+        ",channel=\"telephony\",region=\"us-west-2\"",
+    ) + " 20";
+    let left_alone = format!(
+        "connectgr_drift_state{{kind=\"TrafficDistribution\",namespace=\"{ns}\",name=\"split\"}} 2"
+    );
+    let differs = series("connectgr_split_differs_since_timestamp_seconds", "");
+    eventually(
+        Duration::from_secs(60),
+        "the drift left alone shows in the live split, the drift state and since when it differs",
+        || async {
+            let text = reqwest_get(&url).await;
+            text.contains(&live) && text.contains(&left_alone) && text.contains(&differs)
+        },
+    )
+    .await;
     let text = reqwest_get(&url).await;
     let (declared, _) = scraped(&text);
     let registered = registered_families();
@@ -201,7 +225,7 @@ async fn every_dashboard_query_names_only_metrics_a_running_controller_exports()
     }
     assert!(
         text.contains(&format!(
-            "connectgr_split_live_percent{{namespace=\"{ns}\",name=\"split\",channel=\"telephony\",region=\"us-west-2\"}} 60"
+            "connectgr_split_declared_percent{{namespace=\"{ns}\",name=\"split\",channel=\"telephony\",region=\"us-west-2\"}} 60"
         )),
         "{text}"
     );
