@@ -350,5 +350,7 @@ pub async fn apply(
     objects: &dyn Objects,
     now: Timestamp,
 ) -> Pass<TrafficDistributionStatus> {
-    super::steps::run(engine, objects, obj, now).await
+    let pass = super::steps::run(engine, objects, obj, now).await;
+    crate::metrics::objects::distribution(obj, &pass.status, engine.resync);
+    pass
 }

@@ -321,5 +321,7 @@ pub async fn apply(
     objects: &dyn Objects,
     now: Timestamp,
 ) -> Pass<InstanceReplicaStatus> {
-    super::steps::run(engine, objects, obj, now).await
+    let pass = super::steps::run(engine, objects, obj, now).await;
+    crate::metrics::objects::replica(obj, &pass.status, engine.resync);
+    pass
 }
