@@ -17,9 +17,8 @@ demo: build
 tools:
 	bash scripts/tools.sh
 
-# cargo-deny, not in `tools`: its cold install (cargo install --locked) takes about 12 minutes here.
 deny-tools:
-	bash scripts/tools-optional.d/cargo-deny.sh
+	bash scripts/tools.d/cargo-deny.sh
 
 # Licences, bans, sources (deny.toml); advisories when the RustSec database can be reached.
 deny:

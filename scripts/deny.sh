@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: cargo deny over Cargo.lock with deny.toml: licenses, bans and sources (offline),
 # then advisories when the RustSec advisory database can be fetched (skipped, saying so, when it
-# cannot). cargo-deny comes from `make deny-tools` (scripts/tools-optional.d/cargo-deny.sh; its
-# cold install takes about 12 minutes here, so it is not in the default tools step): when it is
-# not installed this step says so and is skipped.
+# cannot). cargo-deny comes from the tools step (scripts/tools.d/cargo-deny.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.tools/bin/cargo-deny
 if [ ! -x "$bin" ]; then
-  echo "cargo deny: SKIPPED: $bin is not installed (make deny-tools; cold: about 12 minutes)" >&2
-  exit 0
+  echo "cargo deny: $bin is not installed: run make tools (scripts/tools.d/cargo-deny.sh)" >&2
+  exit 1
 fi
 "$bin" --offline check --hide-inclusion-graph licenses bans sources
 # The gate can fail: the same config without MIT in the allow list must refuse the graph.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs (once) cargo-deny into .tools/bin/cargo-deny (`cargo install cargo-deny --locked`;
 # `scripts/deny.sh` runs it in `make test`: licenses, bans, sources, and advisories when the
-# advisory database can be reached). Reinstalled when CARGO_DENY_VERSION changes. Not in the
-# default tools step (scripts/tools.d/): a cold install took 717 s here; `make deny-tools` runs it.
+# advisory database can be reached). Reinstalled when CARGO_DENY_VERSION changes. A cold install
+# is a compile of its own: about 290 s of CPU (717 s wall while other builds shared the 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
