@@ -10,6 +10,7 @@ pub mod gates;
 pub mod group;
 pub mod invariants;
 pub mod membership;
+pub mod cron;
 pub mod preflight;
 pub mod preflight_gate;
 pub mod preflight_report;
