@@ -157,7 +157,7 @@ async fn run() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("connect-gr-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let state_path = dir.join("state.yaml");
-    std::fs::write(&state_path, serde_yaml::to_string(&state(agents))?)?;
+    std::fs::write(&state_path, serde_norway::to_string(&state(agents))?)?;
     let emu = EmulatorProcess::spawn_with_state(&state_path, scale);
     let _ = std::fs::remove_dir_all(&dir);
     let emu = emu?;
