@@ -30,9 +30,12 @@ fn value(s: &str, lo: u32, hi: u32, names: &[&str], names_from: u32) -> Result<u
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
         return Ok(i as u32 + names_from);
     }
-    let v: u32 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number{}", if names.is_empty() { "" } else { " or a name" }))?;
+    let v: u32 = s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not a number{}",
+            if names.is_empty() { "" } else { " or a name" }
+        )
+    })?;
     if v < lo || v > hi {
         return Err(format!("{v} is outside {lo}-{hi}"));
     }
@@ -54,7 +57,9 @@ fn field(
         let err = |e: String| format!("{what} {part:?}: {e}");
         let (range, step) = match part.split_once('/') {
             Some((r, s)) => {
-                let step: u32 = s.parse().map_err(|_| err(format!("step {s:?} is not a number")))?;
+                let step: u32 = s
+                    .parse()
+                    .map_err(|_| err(format!("step {s:?} is not a number")))?;
                 if step == 0 {
                     return Err(err("a step of 0".into()));
                 }
@@ -147,7 +152,11 @@ impl Schedule {
         let mut day = start.date();
         for _ in 0..(366 * 5) {
             if self.day_matches(day) {
-                let from = if day == start.date() { start.time() } else { Time::midnight() };
+                let from = if day == start.date() {
+                    start.time()
+                } else {
+                    Time::midnight()
+                };
                 for h in from.hour()..24 {
                     if self.hours & (1 << h) == 0 {
                         continue;
@@ -191,31 +200,55 @@ mod tests {
     fn tuesdays_at_three_run_on_the_next_tuesday() {
         // 2026-12-04 is a Friday.
         let s = Schedule::parse("0 3 * * 2").unwrap();
-        assert_eq!(s.next_civil(at("2026-12-04T12:00")), Some(at("2026-12-08T03:00")));
-        assert_eq!(s.next_civil(at("2026-12-08T03:00")), Some(at("2026-12-15T03:00")));
+        assert_eq!(
+            s.next_civil(at("2026-12-04T12:00")),
+            Some(at("2026-12-08T03:00"))
+        );
+        assert_eq!(
+            s.next_civil(at("2026-12-08T03:00")),
+            Some(at("2026-12-15T03:00"))
+        );
     }
 
     #[test]
     fn steps_ranges_lists_and_names_expand() {
         let s = Schedule::parse("*/15 9-17/4 1,15 JAN-MAR mon").unwrap();
-        assert_eq!(s.next_civil(at("2027-01-01T00:00")), Some(at("2027-01-01T09:00")));
-        assert_eq!(s.next_civil(at("2027-01-01T09:00")), Some(at("2027-01-01T09:15")));
-        assert_eq!(s.next_civil(at("2027-01-01T17:45")), Some(at("2027-01-04T09:00")));
+        assert_eq!(
+            s.next_civil(at("2027-01-01T00:00")),
+            Some(at("2027-01-01T09:00"))
+        );
+        assert_eq!(
+            s.next_civil(at("2027-01-01T09:00")),
+            Some(at("2027-01-01T09:15"))
+        );
+        assert_eq!(
+            s.next_civil(at("2027-01-01T17:45")),
+            Some(at("2027-01-04T09:00"))
+        );
     }
 
     #[test]
     fn day_of_month_and_day_of_week_both_restricted_run_on_either() {
         let s = Schedule::parse("0 0 13 * 5").unwrap();
         // Friday 2026-12-04 is not the 13th but is a Friday.
-        assert_eq!(s.next_civil(at("2026-12-03T00:00")), Some(at("2026-12-04T00:00")));
+        assert_eq!(
+            s.next_civil(at("2026-12-03T00:00")),
+            Some(at("2026-12-04T00:00"))
+        );
     }
 
     #[test]
     fn sunday_is_both_zero_and_seven() {
         let a = Schedule::parse("0 0 * * 0").unwrap();
         let b = Schedule::parse("0 0 * * 7").unwrap();
-        assert_eq!(a.next_civil(at("2026-12-04T00:00")), b.next_civil(at("2026-12-04T00:00")));
-        assert_eq!(a.next_civil(at("2026-12-04T00:00")), Some(at("2026-12-06T00:00")));
+        assert_eq!(
+            a.next_civil(at("2026-12-04T00:00")),
+            b.next_civil(at("2026-12-04T00:00"))
+        );
+        assert_eq!(
+            a.next_civil(at("2026-12-04T00:00")),
+            Some(at("2026-12-06T00:00"))
+        );
     }
 
     #[test]
@@ -248,13 +281,19 @@ mod tests {
         let tz = TimeZone::fixed(jiff::tz::offset(-8));
         let after: Timestamp = "2026-12-04T12:00:00Z".parse().unwrap();
         // 03:00 at UTC-8 is 11:00 UTC; 12:00 UTC is past it today.
-        assert_eq!(s.next(&tz, after), Some("2026-12-05T11:00:00Z".parse().unwrap()));
+        assert_eq!(
+            s.next(&tz, after),
+            Some("2026-12-05T11:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]
     fn the_next_run_is_always_strictly_later() {
         let s = Schedule::parse("* * * * *").unwrap();
         let t: Timestamp = "2026-12-04T12:00:00Z".parse().unwrap();
-        assert_eq!(s.next(&TimeZone::UTC, t), Some("2026-12-04T12:01:00Z".parse().unwrap()));
+        assert_eq!(
+            s.next(&TimeZone::UTC, t),
+            Some("2026-12-04T12:01:00Z".parse().unwrap())
+        );
     }
 }

@@ -2,15 +2,16 @@
 //! Each planner takes plain data (mapped from the CRD spec and from `connect` observations by
 //! the reconcilers) and returns a decision the executor carries out.
 
+pub mod cron;
 pub mod distribution;
 pub mod drift;
 pub mod fallback;
 pub mod flow_scan;
 pub mod gates;
 pub mod group;
+pub mod group_pass;
 pub mod invariants;
 pub mod membership;
-pub mod cron;
 pub mod preflight;
 pub mod preflight_gate;
 pub mod preflight_report;
