@@ -19,6 +19,7 @@ pub mod replica;
 pub mod report;
 pub mod rollout_pass;
 pub mod split;
+pub mod split_writes;
 pub mod sweep;
 pub mod webhook_hosts;
 pub mod write_intent;

@@ -11,6 +11,7 @@ pub mod gates;
 pub mod group;
 pub mod k8s;
 pub mod membership;
+pub mod membership_batch;
 pub mod membership_cleanup;
 pub mod modes;
 pub mod preflight;
