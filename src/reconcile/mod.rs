@@ -12,6 +12,7 @@ pub mod group;
 pub mod group_reads;
 pub mod k8s;
 pub mod membership;
+pub mod membership_batch;
 pub mod membership_cleanup;
 pub mod modes;
 pub mod preflight;
