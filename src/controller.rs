@@ -46,7 +46,7 @@ pub struct ControllerArgs {
     #[arg(long, env = "CONNECT_GR_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
     /// Share of each Connect quota that background drift-check reads may use.
-    #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.5, value_parser = crate::connect::parse_background_budget)]
+    #[arg(long, env = "CONNECT_GR_BACKGROUND_BUDGET", default_value_t = 0.25, value_parser = crate::connect::parse_background_budget)]
     pub background_budget: f64,
     /// Raised Connect quota for an operation, `Operation=RATE[/BURST]` per second (repeatable;
     /// e.g. `AssociateTrafficDistributionGroupUser=10/25`). Default: the AWS defaults (rule Q1).

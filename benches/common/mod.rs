@@ -101,16 +101,28 @@ pub struct EmulatorProcess {
 /// One entry of `GET /_emulator/calls`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct CallRecord {
+    #[serde(default)]
+    pub region: String,
     pub operation: String,
     pub status: u16,
 }
 
 impl EmulatorProcess {
     pub fn spawn(agents: usize, scale: f64) -> anyhow::Result<Self> {
+        Self::spawn_with(&["--users", &agents.to_string()], scale)
+    }
+
+    /// The same, with its starting state from a state file.
+    pub fn spawn_with_state(state: &std::path::Path, scale: f64) -> anyhow::Result<Self> {
+        let state = state.to_string_lossy();
+        Self::spawn_with(&["--state", &state, "--max-users", "100000"], scale)
+    }
+
+    fn spawn_with(args: &[&str], scale: f64) -> anyhow::Result<Self> {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connect-gr"))
             .args(["emulator", "--listen", "127.0.0.1:0", "--quotas", "on"])
-            .args(["--users", &agents.to_string()])
+            .args(args)
             .args(["--quota-scale", &scale.to_string()])
             .args(["--replication-seconds", "0.5"])
             .stdout(std::process::Stdio::piped())

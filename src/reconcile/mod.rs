@@ -5,17 +5,19 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
-pub mod distribution_preflight;
 pub mod driver;
 pub mod fallback;
 pub mod gates;
 pub mod group;
+pub mod group_reads;
 pub mod k8s;
 pub mod membership;
+pub mod membership_batch;
 pub mod membership_cleanup;
+pub mod modes;
 pub mod preflight;
 pub mod replica;
-pub mod rollout;
+pub mod steps;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -93,23 +95,6 @@ impl PassError {
     }
 }
 
-/// How a pass that ran to its end left the object: the verdict and when to look again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ending {
-    pub verdict: Verdict,
-    pub requeue: Duration,
-}
-
-impl Ending {
-    pub fn new(verdict: Verdict, requeue: Duration) -> Self {
-        Self { verdict, requeue }
-    }
-    /// Waiting for something else (a dependency, Connect settling): look again soon.
-    pub fn wait(reason: &str, message: impl Into<String>) -> Self {
-        Self::new(Verdict::progressing(reason, message), PROGRESS_REQUEUE)
-    }
-}
-
 /// What one pass did: the status as far as it got (each executed step records its effect here
 /// before the next runs), Events for the actions it took, and how it ended. The driver writes the
 /// status even when the pass ends in an error, so no write's effect is forgotten.
@@ -139,6 +124,8 @@ pub struct Engine {
     pub sweep_rate: f64,
     /// Instance users per (region, instance, detailed), shared by the memberships of one resync.
     pub users: Mutex<HashMap<cache::UsersKey, Arc<cache::CachedUsers>>>,
+    /// Group observations per ARN, shared by the kinds that refer to the group.
+    pub groups: group_reads::GroupsCache,
     pub denylist: Option<Arc<dyn crate::reconcile::denylist::DenylistBackend>>,
     /// `connect-gr controller --observe-only`: every object in observe mode.
     pub observe_only: bool,
@@ -167,6 +154,7 @@ impl Engine {
             members: Arc::default(),
             sweep_rate: 1.0,
             users: Mutex::new(HashMap::new()),
+            groups: Arc::default(),
             denylist: None,
             observe_only: false,
             webhook_hosts: Arc::default(),
@@ -185,6 +173,7 @@ impl Engine {
             members: Arc::default(),
             sweep_rate: self.sweep_rate,
             users: Mutex::new(HashMap::new()),
+            groups: Arc::default(),
             denylist: None,
             observe_only: true,
             drift_policy: self.drift_policy,
@@ -194,32 +183,7 @@ impl Engine {
     }
 }
 
-/// An Event to publish on the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub warning: bool,
-    pub reason: String,
-    pub message: String,
-}
-
-impl Note {
-    pub fn normal(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            warning: false,
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-    pub fn warning(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            warning: true,
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-}
-
-pub use crate::plan::Verdict;
+pub use crate::plan::{Ending, Note, PROGRESS_REQUEUE, Verdict};
 
 /// The status types all carry conditions and observedGeneration.
 pub trait HasConditions {
@@ -228,6 +192,7 @@ pub trait HasConditions {
     fn set_observed_generation(&mut self, generation: Option<i64>);
     fn observed_generation(&self) -> Option<i64>;
     fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>);
+    fn plan(&self) -> Option<&api::common::PlannedCalls>;
     fn last_handled_reconcile_now(&self) -> Option<&str>;
     fn set_last_handled_reconcile_now(&mut self, value: Option<String>);
 }
@@ -240,6 +205,7 @@ macro_rules! has_conditions {
             fn set_observed_generation(&mut self, generation: Option<i64>) { self.observed_generation = generation; }
             fn observed_generation(&self) -> Option<i64> { self.observed_generation }
             fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>) { self.plan = plan; }
+            fn plan(&self) -> Option<&api::common::PlannedCalls> { self.plan.as_ref() }
             fn last_handled_reconcile_now(&self) -> Option<&str> { self.last_handled_reconcile_now.as_deref() }
             fn set_last_handled_reconcile_now(&mut self, value: Option<String>) { self.last_handled_reconcile_now = value; }
         }
@@ -364,9 +330,6 @@ pub fn group_identity(g: &TrafficDistributionGroup, updating: bool) -> Option<Gr
         is_default: st.is_default.unwrap_or(false),
     })
 }
-
-/// Short requeue while something is in progress.
-pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,13 @@
 
 mod support;
 
+mod alerts;
 mod argocd;
 mod chaos;
 mod cli;
 mod cli_preflight;
 mod crds;
+mod dashboard;
 mod denylist;
 mod deploy;
 mod driver;
@@ -25,6 +27,9 @@ mod e2e_slow_region;
 mod emulator;
 mod emulator_metrics;
 mod emulator_preflight;
+mod group_reads;
 mod helm;
 mod image;
 mod local_runner;
+mod monitoring;
+mod sbom;

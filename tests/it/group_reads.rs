@@ -1,0 +1,111 @@
+//! One observation of a group per interval, shared by every kind that refers to it
+//! (`Engine::describe_group`, issue 23): counted in the emulator's call log.
+
+use std::time::Duration;
+
+use connect_gr::connect::{Priority, Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
+use connect_gr::local::World;
+use connect_gr::reconcile::Engine;
+use serde_json::json;
+
+use crate::support::emulator::{Emulator, SOURCE};
+
+const REPLICA: &str = include_str!("../../deploy/examples/instance-replica.yaml");
+const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: support-default}\nspec:\n  replicaRef: {name: support-center}\n  default: true\n";
+const DESCRIBE: &str = "DescribeTrafficDistributionGroup";
+
+fn engine(endpoint: &str) -> Engine {
+    connect_gr::controller::install_crypto();
+    let quotas = SchedulerConfig {
+        scale: 200.0,
+        ..SchedulerConfig::from_env()
+    };
+    let connect = new_connect(
+        SdkConnectConfig {
+            endpoint_url: Some(endpoint.to_string()),
+            max_attempts: Some(1),
+        },
+        Scheduler::new(quotas.clone()),
+    );
+    Engine::new(connect, Duration::from_secs(300)).with_sweep_budget(&quotas)
+}
+
+/// An emulator with the replica and its default group reconciled; a fresh engine (nothing
+/// remembered) and the group's ARN.
+async fn bed() -> (Emulator, Engine, String) {
+    for (k, v) in [("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")] {
+        // SAFETY: test set-up; every test sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let emulator = Emulator::start_with(&["--quotas", "off", "--replication-seconds", "0.2"]);
+    let world = World::default();
+    world.apply_yaml(REPLICA, "replica").unwrap();
+    world.apply_yaml(DEFAULT_GROUP, "group").unwrap();
+    let setup = engine(&emulator.endpoint());
+    connect_gr::local::converge(&setup, &world, false, Duration::from_secs(90), |_| {}).await;
+    let arn = world.groups.lock()[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.arn.clone())
+        .expect("the default group is reconciled");
+    let engine = engine(&emulator.endpoint());
+    (emulator, engine, arn)
+}
+
+fn describes(emu: &Emulator) -> usize {
+    emu.calls()
+        .iter()
+        .filter(|c| c["operation"] == DESCRIBE)
+        .count()
+}
+
+#[tokio::test]
+async fn two_looks_at_a_group_within_the_interval_make_one_describe_call() {
+    let (emu, engine, arn) = bed().await;
+    let before = describes(&emu);
+    engine
+        .describe_group(SOURCE, &arn, Priority::Normal)
+        .await
+        .unwrap();
+    engine
+        .describe_group(SOURCE, &arn, Priority::Background)
+        .await
+        .unwrap();
+    // Positive marker: an urgent read always goes to Connect.
+    engine
+        .describe_group(SOURCE, &arn, Priority::Urgent)
+        .await
+        .unwrap();
+    assert_eq!(describes(&emu) - before, 2);
+}
+
+#[tokio::test]
+async fn a_write_to_the_group_makes_the_next_look_read_it_again() {
+    let (emu, engine, arn) = bed().await;
+    let before = describes(&emu);
+    engine
+        .describe_group(SOURCE, &arn, Priority::Normal)
+        .await
+        .unwrap();
+    engine.forget_group(&arn);
+    engine
+        .describe_group(SOURCE, &arn, Priority::Normal)
+        .await
+        .unwrap();
+    assert_eq!(describes(&emu) - before, 2);
+}
+
+#[tokio::test]
+async fn a_failed_describe_is_not_remembered() {
+    let (emu, engine, arn) = bed().await;
+    emu.fault(
+        json!({"operation": DESCRIBE, "errorRate": 1.0, "errorType": "AccessDeniedException"}),
+    );
+    let failed = engine.describe_group(SOURCE, &arn, Priority::Normal).await;
+    assert!(failed.is_err(), "{failed:?}");
+    emu.clear_faults();
+    let before = describes(&emu);
+    let read = engine.describe_group(SOURCE, &arn, Priority::Normal).await;
+    assert!(read.is_ok(), "{read:?}");
+    assert_eq!(describes(&emu) - before, 1);
+}
