@@ -263,7 +263,11 @@ mod tests {
     fn bad_schedules_and_zones_are_refused_with_the_field_named() {
         assert!(Cron::parse("0 3 * *").unwrap_err().contains("5 fields"));
         assert!(Cron::parse("60 3 * * *").unwrap_err().contains("minute"));
-        assert!(Cron::parse("0 3 * * 8").unwrap_err().contains("day-of-week"));
+        assert!(
+            Cron::parse("0 3 * * 8")
+                .unwrap_err()
+                .contains("day-of-week")
+        );
         assert!(Cron::parse("0 3 * FOO *").unwrap_err().contains("month"));
         assert!(Cron::parse("*/0 * * * *").unwrap_err().contains("step"));
         assert!(time_zone("Mars/Olympus").unwrap_err().contains("IANA"));
@@ -273,6 +277,9 @@ mod tests {
     fn an_impossible_date_has_no_next_run() {
         let tz = time_zone("UTC").unwrap();
         let c = Cron::parse("0 0 31 2 *").unwrap();
-        assert_eq!(c.next_after("2026-01-01T00:00:00Z".parse().unwrap(), &tz), None);
+        assert_eq!(
+            c.next_after("2026-01-01T00:00:00Z".parse().unwrap(), &tz),
+            None
+        );
     }
 }

@@ -34,6 +34,7 @@ pub const RUN_NOW: &str = "connectgr.io/run-now";
     printcolumn = r#"{"name":"Last Run","type":"date","jsonPath":".status.lastRun.start"}"#,
     printcolumn = r#"{"name":"Next Run","type":"string","jsonPath":".status.nextRunTime"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -125,7 +126,7 @@ impl DrillResult {
 }
 
 /// One step of a run as it was seen: the phase, the split, gate results and the figures.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DrillStep {
     /// Shifting | Holding | Reverting.
@@ -147,7 +148,7 @@ pub struct DrillStep {
 }
 
 /// One run of a drill.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DrillRun {
     /// Run id: the start time and trigger, e.g. `20261204T030000Z-schedule`.

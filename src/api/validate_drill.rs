@@ -13,12 +13,14 @@ pub mod msg {
     pub const HOLD_RANGE: &str =
         "holdSeconds must be between 1 and 86400: a drill holds its target for a while";
     pub const TARGET_PART: &str = "target must set telephony, agents or both";
-    pub const TARGET_SAME_REGIONS: &str = "target.telephony and target.agents must list the same two regions";
+    pub const TARGET_SAME_REGIONS: &str =
+        "target.telephony and target.agents must list the same two regions";
     pub const HISTORY_RANGE: &str = "historyLimit must be between 1 and 50";
-    pub const SCHEDULE_FIELDS: &str =
-        "schedule must be a cron expression of 5 fields: minute hour day-of-month month day-of-week";
-    pub const TIME_ZONE: &str = "timeZone must be an IANA time zone name such as UTC or Europe/Berlin";
-    pub const TARGET_IS_DECLARED: &str = "target equals the split the TrafficDistribution declares: the drill would move nothing";
+    pub const SCHEDULE_FIELDS: &str = "schedule must be a cron expression of 5 fields: minute hour day-of-month month day-of-week";
+    pub const TIME_ZONE: &str =
+        "timeZone must be an IANA time zone name such as UTC or Europe/Berlin";
+    pub const TARGET_IS_DECLARED: &str =
+        "target equals the split the TrafficDistribution declares: the drill would move nothing";
     pub const REF_NAME: &str = "distributionRef names a TrafficDistribution in the drill's own namespace: a name only (no namespace, no slash)";
 }
 
@@ -98,8 +100,8 @@ pub fn against_distribution(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::failover_drill::DrillTarget;
     use crate::api::common::ObjectRef;
+    use crate::api::failover_drill::DrillTarget;
 
     fn split(w: i32) -> Option<std::collections::BTreeMap<String, i32>> {
         Some([("us-west-2".into(), w), ("us-east-1".into(), 100 - w)].into())
@@ -140,7 +142,10 @@ mod tests {
     fn a_hold_of_zero_is_refused() {
         let mut s = spec();
         s.hold_seconds = 0;
-        assert_eq!(fields(&s), vec![format!("spec.holdSeconds: {}", msg::HOLD_RANGE)]);
+        assert_eq!(
+            fields(&s),
+            vec![format!("spec.holdSeconds: {}", msg::HOLD_RANGE)]
+        );
     }
 
     #[test]
