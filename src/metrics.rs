@@ -37,6 +37,11 @@ pub struct PriorityLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabel {
+    pub cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
 }
@@ -87,6 +92,9 @@ pub struct Metrics {
     pub traffic_shifts: Family<ShiftLabels, Counter>,
     /// 1 while this replica reconciles (leads, or runs without leader election).
     pub leader: Gauge,
+    /// 1 for the cluster that holds the writer lease as last seen (and, for this cluster, may
+    /// write now), 0 for the others seen.
+    pub writer: Family<ClusterLabel, Gauge>,
     pub gate_results: Family<GateLabels, Counter>,
     pub rollout_steps: Family<RolloutLabels, Counter>,
 }
@@ -105,6 +113,7 @@ impl Metrics {
             drift_corrections: Family::default(),
             traffic_shifts: Family::default(),
             leader: Gauge::default(),
+            writer: Family::default(),
             gate_results: Family::default(),
             rollout_steps: Family::default(),
             registry: Registry::default(),
@@ -158,6 +167,11 @@ impl Metrics {
             "leader",
             "1 while this replica reconciles (holds the Lease, or runs without leader election)",
             m.leader.clone(),
+        );
+        registry.register(
+            "writer",
+            "1 for the cluster whose controller writes to Connect (holds the writer lease), 0 for the others seen",
+            m.writer.clone(),
         );
         registry.register(
             "rollout_gate_results",
@@ -301,4 +315,14 @@ mod tests {
             "{text}"
         );
     }
+}
+
+/// `connectgr_writer{cluster}`: 1 for the writer, 0 for a cluster that is not.
+pub fn writer(cluster: &str, writes: bool) {
+    METRICS
+        .writer
+        .get_or_create(&ClusterLabel {
+            cluster: cluster.into(),
+        })
+        .set(writes as i64);
 }

@@ -18,6 +18,7 @@ pub mod report;
 pub mod sweep;
 pub mod webhook_hosts;
 pub mod write_intent;
+pub mod writer_lease;
 
 pub use crate::connect::{
     Distribution, DistributionUpdate, GroupInfo, InstanceInfo, PhoneNumberInfo, UserInfo,
