@@ -281,6 +281,16 @@ pub fn count_call() {
     let _ = PASS_CALLS.try_with(|c| c.set(c.get() + 1));
 }
 
+/// `connectgr_writer{cluster}`: 1 for the writer, 0 for a cluster that is not.
+pub fn writer(cluster: &str, writes: bool) {
+    METRICS
+        .writer
+        .get_or_create(&ClusterLabel {
+            cluster: cluster.into(),
+        })
+        .set(writes as i64);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,14 +325,4 @@ mod tests {
             "{text}"
         );
     }
-}
-
-/// `connectgr_writer{cluster}`: 1 for the writer, 0 for a cluster that is not.
-pub fn writer(cluster: &str, writes: bool) {
-    METRICS
-        .writer
-        .get_or_create(&ClusterLabel {
-            cluster: cluster.into(),
-        })
-        .set(writes as i64);
 }
