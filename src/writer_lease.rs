@@ -449,13 +449,22 @@ pub async fn step(
 
 /// Keeps competing for the lease until the task is dropped.
 pub async fn run(lease: Arc<WriterLease>, table: LeaseTable) {
-    let mut sighting = None;
-    loop {
-        let (next, wait) = step(&lease, &table, sighting).await;
-        sighting = next;
-        crate::metrics::writer(&lease.me, lease.may_write());
-        tokio::time::sleep(wait).await;
-    }
+    let compete = async {
+        let mut sighting = None;
+        loop {
+            let (next, wait) = step(&lease, &table, sighting).await;
+            sighting = next;
+            tokio::time::sleep(wait).await;
+        }
+    };
+    // The gauge follows the fencing bound even while a call to the table hangs.
+    let gauge = async {
+        loop {
+            crate::metrics::writer(&lease.me, lease.may_write());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    tokio::join!(compete, gauge);
 }
 
 /// Planned handover (SIGTERM): stop writing, then let go so another cluster takes over at once.
