@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/.tools/venv/bin:$(PATH)
 
-.PHONY: demo test tools lint unit it bench-quick testbed testbed-down crds build image
+.PHONY: demo test tools lint unit it bench-quick testbed testbed-down crds build image deny deny-tools
 
 build:
 	$(CARGO) build --bins
@@ -17,6 +17,13 @@ demo: build
 tools:
 	bash scripts/tools.sh
 
+deny-tools:
+	bash scripts/tools.d/cargo-deny.sh
+
+# Licences, bans, sources (deny.toml); advisories when the RustSec database can be reached.
+deny:
+	bash scripts/deny.sh
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -25,7 +32,7 @@ lint:
 image:
 	bash scripts/image.sh
 
-test: tools lint image
+test: tools lint deny image
 	CONNECT_GR_IMAGE_PREBUILT=1 $(CARGO) test --lib --bins --tests -- --test-threads=2
 	$(MAKE) bench-quick
 

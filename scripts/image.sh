@@ -19,6 +19,9 @@
 #                                     Skips the packaging when its inputs (binary, this script,
 #                                     packages, SOURCE_DATE_EPOCH) are unchanged.
 #   scripts/image.sh rootfs BIN DIR   only the root filesystem, into DIR (the Dockerfile uses this)
+#   scripts/image.sh sbom [OUT]       only the CycloneDX SBOM from Cargo.lock (scripts/sbom.py);
+#                                     the build writes it to $TARGET/image/sbom.cdx.json, next to
+#                                     the archive
 #
 # TARGET is CARGO_TARGET_DIR or ./target. Needs: cargo, apt-get (download only), dpkg-deb,
 # readelf/strip (binutils), GNU tar, umoci (Debian; installed here when missing and root),
@@ -182,6 +185,7 @@ build() {
   if [ -f "$out/image.json" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] &&
     [ -f "$out/oci/index.json" ]; then
     log "up to date: $REF ($out/oci)"
+    python3 "$ROOT/scripts/sbom.py" "$out/sbom.cdx.json"
     cat "$out/image.json"
     return 0
   fi
@@ -239,6 +243,7 @@ PY
   tar -C "$out/oci" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
     -cf "$out/connect-gr-$VERSION.oci.tar" .
   rm -f "$out/layer.tar"
+  python3 "$ROOT/scripts/sbom.py" "$out/sbom.cdx.json"
   echo "$stamp" >"$out/stamp"
   log "built $REF: $out/oci ($(du -sh "$out/connect-gr-$VERSION.oci.tar" | cut -f1) archive)"
 }
@@ -252,5 +257,6 @@ case "${1:-build}" in
     assemble_rootfs "$2" "$debs" "$3"
     rm -rf "$debs"
     ;;
-  *) die "usage: scripts/image.sh [build | rootfs BIN DIR]" ;;
+  sbom) python3 "$ROOT/scripts/sbom.py" "${2:-$TARGET/image/sbom.cdx.json}" ;;
+  *) die "usage: scripts/image.sh [build | rootfs BIN DIR | sbom [OUT]]" ;;
 esac

@@ -255,12 +255,19 @@ impl LeaderElector {
             }
             let budget = renew_timeout(lease).min(deadline - sent);
             match self.try_within(budget).await {
-                Ok(true) => last_sent = sent,
+                Ok(true) => {
+                    crate::metrics::leader_renewal("ok");
+                    last_sent = sent
+                }
                 Ok(false) => {
+                    crate::metrics::leader_renewal("lost");
                     tracing::error!(lease = %self.name, "leadership lost to another replica");
                     return;
                 }
-                Err(e) => tracing::warn!(lease = %self.name, error = %e, "lease renewal failed"),
+                Err(e) => {
+                    crate::metrics::leader_renewal("failed");
+                    tracing::warn!(lease = %self.name, error = %e, "lease renewal failed")
+                }
             }
         }
     }

@@ -12,6 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub mod objects;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindOutcome {
     pub kind: String,
@@ -97,6 +99,15 @@ pub struct Metrics {
     pub writer: Family<ClusterLabel, Gauge>,
     pub gate_results: Family<GateLabels, Counter>,
     pub rollout_steps: Family<RolloutLabels, Counter>,
+    // Per-object gauges (issue 24; set by `objects`, label sets documented in README).
+    pub split_declared: Family<objects::SplitLabels, Gauge>,
+    pub split_live: Family<objects::SplitLabels, Gauge>,
+    pub split_differs_since: Family<objects::ObjectLabels, Gauge>,
+    pub drift_pause: Family<objects::ObjectLabels, Gauge>,
+    pub drift_state: Family<objects::KindObjectLabels, Gauge>,
+    pub failover_ready: Family<objects::ObjectLabels, Gauge>,
+    pub preflight_findings: Family<objects::FindingLabels, Gauge>,
+    pub leader_renewals: Family<objects::ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -116,6 +127,14 @@ impl Metrics {
             writer: Family::default(),
             gate_results: Family::default(),
             rollout_steps: Family::default(),
+            split_declared: Family::default(),
+            split_live: Family::default(),
+            split_differs_since: Family::default(),
+            drift_pause: Family::default(),
+            drift_state: Family::default(),
+            failover_ready: Family::default(),
+            preflight_findings: Family::default(),
+            leader_renewals: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -183,10 +202,51 @@ impl Metrics {
             "Gated rollout actions (step, abort, pause)",
             m.rollout_steps.clone(),
         );
+        registry.register(
+            "split_declared_percent",
+            "The split a TrafficDistribution declares, by channel (telephony, agents) and region",
+            m.split_declared.clone(),
+        );
+        registry.register(
+            "split_live_percent",
+            "The split Connect has (as last read or written), by channel and region",
+            m.split_live.clone(),
+        );
+        registry.register(
+            "split_differs_since_timestamp_seconds",
+            "Since when the live split differs from the declared one, no rollout under way (absent: it does not)",
+            m.split_differs_since.clone(),
+        );
+        registry.register(
+            "drift_pause_seconds",
+            "A TrafficDistribution's driftPauseSeconds",
+            m.drift_pause.clone(),
+        );
+        registry.register(
+            "drift_state",
+            "Drift of an object: 0 none, 1 detected and corrected after the drift pause, 2 left alone (policy Report)",
+            m.drift_state.clone(),
+        );
+        registry.register(
+            "failover_ready",
+            "1 while an InstanceReplica's FailoverReady condition is True",
+            m.failover_ready.clone(),
+        );
+        registry.register(
+            "preflight_findings",
+            "Preflight findings over all InstanceReplicas, by finding kind and severity",
+            m.preflight_findings.clone(),
+        );
+        registry.register(
+            "leader_lease_renewals",
+            "Renewals of the in-cluster leader Lease by this replica, by result (ok, failed, lost)",
+            m.leader_renewals.clone(),
+        );
         Self { registry, ..m }
     }
 
     pub fn encode(&self) -> String {
+        objects::expire();
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
@@ -231,6 +291,16 @@ pub fn shift(region: &str) {
         .traffic_shifts
         .get_or_create(&ShiftLabels {
             region: region.into(),
+        })
+        .inc();
+}
+
+/// One renewal of the leader Lease (ok | failed | lost).
+pub fn leader_renewal(result: &str) {
+    METRICS
+        .leader_renewals
+        .get_or_create(&objects::ResultLabel {
+            result: result.into(),
         })
         .inc();
 }

@@ -101,3 +101,5 @@ pub const PREFLIGHT_UNKNOWN: &str = "PreflightUnknown";
 pub const PREFLIGHT_BLOCKING: &str = "PreflightBlocking";
 /// The instance is not enabled for global routing (crossRegionRouting cannot be applied).
 pub const GLOBAL_ROUTING_UNAVAILABLE: &str = "GlobalRoutingUnavailable";
+/// UpdateCrossRegionRouting was sent (Normal).
+pub const CROSS_REGION_ROUTING_CHANGED: &str = "CrossRegionRoutingChanged";

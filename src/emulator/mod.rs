@@ -120,7 +120,7 @@ impl EmulatorConfig {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;
-                serde_yaml::from_str(&text)
+                serde_norway::from_str(&text)
                     .with_context(|| format!("parsing state file {}", p.display()))?
             }
             None => default_state_file(args.users),

@@ -142,7 +142,7 @@ impl World {
     ) -> anyhow::Result<usize> {
         let pairs = api::RegionPairs::default();
         let mut n = 0;
-        for doc in serde_yaml::Deserializer::from_str(text) {
+        for doc in serde_norway::Deserializer::from_str(text) {
             let value: serde_json::Value = serde::Deserialize::deserialize(doc)
                 .with_context(|| format!("parsing {origin}"))?;
             if value.is_null() {

@@ -171,6 +171,7 @@ pub async fn apply(
     let mut status = obj.status.clone().unwrap_or_default();
     let mut notes = Vec::new();
     let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
+    crate::metrics::objects::membership(obj, &status, engine.resync);
     Pass {
         status,
         notes,

@@ -5,7 +5,6 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
-pub mod distribution_preflight;
 pub mod driver;
 pub mod fallback;
 pub mod gates;
@@ -13,9 +12,10 @@ pub mod group;
 pub mod k8s;
 pub mod membership;
 pub mod membership_cleanup;
+pub mod modes;
 pub mod preflight;
 pub mod replica;
-pub mod rollout;
+pub mod steps;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -90,23 +90,6 @@ impl PassError {
             Self::Connect(e) => e.retry_after(),
             Self::Read(_) => None,
         }
-    }
-}
-
-/// How a pass that ran to its end left the object: the verdict and when to look again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ending {
-    pub verdict: Verdict,
-    pub requeue: Duration,
-}
-
-impl Ending {
-    pub fn new(verdict: Verdict, requeue: Duration) -> Self {
-        Self { verdict, requeue }
-    }
-    /// Waiting for something else (a dependency, Connect settling): look again soon.
-    pub fn wait(reason: &str, message: impl Into<String>) -> Self {
-        Self::new(Verdict::progressing(reason, message), PROGRESS_REQUEUE)
     }
 }
 
@@ -198,32 +181,7 @@ impl Engine {
     }
 }
 
-/// An Event to publish on the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub warning: bool,
-    pub reason: String,
-    pub message: String,
-}
-
-impl Note {
-    pub fn normal(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            warning: false,
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-    pub fn warning(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            warning: true,
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-}
-
-pub use crate::plan::Verdict;
+pub use crate::plan::{Ending, Note, PROGRESS_REQUEUE, Verdict};
 
 /// The status types all carry conditions and observedGeneration.
 pub trait HasConditions {
@@ -232,6 +190,7 @@ pub trait HasConditions {
     fn set_observed_generation(&mut self, generation: Option<i64>);
     fn observed_generation(&self) -> Option<i64>;
     fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>);
+    fn plan(&self) -> Option<&api::common::PlannedCalls>;
     fn last_handled_reconcile_now(&self) -> Option<&str>;
     fn set_last_handled_reconcile_now(&mut self, value: Option<String>);
     fn set_writer(&mut self, writer: Option<api::common::Writer>);
@@ -245,6 +204,7 @@ macro_rules! has_conditions {
             fn set_observed_generation(&mut self, generation: Option<i64>) { self.observed_generation = generation; }
             fn observed_generation(&self) -> Option<i64> { self.observed_generation }
             fn set_plan(&mut self, plan: Option<api::common::PlannedCalls>) { self.plan = plan; }
+            fn plan(&self) -> Option<&api::common::PlannedCalls> { self.plan.as_ref() }
             fn last_handled_reconcile_now(&self) -> Option<&str> { self.last_handled_reconcile_now.as_deref() }
             fn set_last_handled_reconcile_now(&mut self, value: Option<String>) { self.last_handled_reconcile_now = value; }
             fn set_writer(&mut self, writer: Option<api::common::Writer>) { self.writer = writer; }
@@ -370,9 +330,6 @@ pub fn group_identity(g: &TrafficDistributionGroup, updating: bool) -> Option<Gr
         is_default: st.is_default.unwrap_or(false),
     })
 }
-
-/// Short requeue while something is in progress.
-pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

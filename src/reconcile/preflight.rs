@@ -2,9 +2,10 @@
 //! and Lex associations, numbers, users, Connect's replication findings), the findings
 //! (`plan::preflight`), `status.preflight` and the `FailoverReady` condition.
 //!
-//! Runs on the passes that end Ready (the resync period) and on `connectgr.io/reconcile-now`;
-//! while replication is not complete only the replication finding is reported (no reads). A
-//! failed read is an error: FailoverReady=Unknown with the error, the previous findings kept.
+//! The InstanceReplica's plan asks for the reads on the passes that end Ready (the resync period,
+//! `connectgr.io/reconcile-now`); while replication is not complete only the replication finding
+//! is reported (no reads). A failed read is an error: FailoverReady=Unknown with the error, the
+//! previous findings kept.
 
 use std::collections::BTreeSet;
 
@@ -33,16 +34,8 @@ pub const FINDING_TYPES: &[&str] = &[
     "SECURITY_PROFILE",
 ];
 
-/// Refreshes `status.preflight` and `FailoverReady`. `complete`: replication is complete (the
-/// full read runs); otherwise only the replication statuses are reported.
-pub async fn refresh(
-    engine: &Engine,
-    obj: &InstanceReplica,
-    instance_id: &str,
-    complete: bool,
-    status: &mut InstanceReplicaStatus,
-    now: Timestamp,
-) {
+/// What the preflight starts from: the replication statuses and conflict the pass recorded.
+pub fn input(obj: &InstanceReplica, status: &InstanceReplicaStatus) -> PreflightInput {
     let mut input = PreflightInput {
         source_region: obj.spec.source_region.clone(),
         replica_region: obj.spec.replica_region.clone(),
@@ -61,15 +54,29 @@ pub async fn refresh(
             "NOT_REPLICATED".to_string(),
         ));
     }
+    input
+}
+
+/// Records `status.preflight` and `FailoverReady` from what was read (pure): `Err` is a failed
+/// read (FailoverReady=Unknown with the error, the previous findings kept).
+pub fn record(
+    obj: &InstanceReplica,
+    status: &mut InstanceReplicaStatus,
+    read: Result<&PreflightInput, &str>,
+    now: Timestamp,
+) {
     let generation = obj.metadata.generation;
-    if complete && let Err(e) = observe(engine, instance_id, &mut input).await {
-        conditions::set(
-            &mut status.conditions,
-            unknown(&format!("preflight reads failed: {e}"), generation, now),
-        );
-        return;
-    }
-    let all = findings(&input);
+    let input = match read {
+        Ok(i) => i,
+        Err(e) => {
+            conditions::set(
+                &mut status.conditions,
+                unknown(&format!("preflight reads failed: {e}"), generation, now),
+            );
+            return;
+        }
+    };
+    let all = findings(input);
     let st = preflight_status(&all);
     let (ready, reason, message) = failover_ready(&st);
     status.preflight = Some(st);
@@ -177,7 +184,7 @@ async fn read_findings(
 /// The reads of both regions into `input`. The regions, the findings, the numbers and the users
 /// are read side by side: each has quotas of its own (per region and operation), and the groups
 /// wait for this pass.
-async fn observe(
+pub async fn observe(
     engine: &Engine,
     instance_id: &str,
     input: &mut PreflightInput,

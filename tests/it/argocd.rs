@@ -70,7 +70,7 @@ fn script() -> PathBuf {
 
 #[test]
 fn argocd_cm_carries_health_lua_for_each_of_the_five_kinds() {
-    let cm: serde_json::Value = serde_yaml::from_str(
+    let cm: serde_json::Value = serde_norway::from_str(
         &std::fs::read_to_string(repo_root().join("deploy/argocd/argocd-cm.yaml")).unwrap(),
     )
     .unwrap();
@@ -94,7 +94,7 @@ fn argocd_cm_carries_health_lua_for_each_of_the_five_kinds() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .map(|p| {
             let crd: serde_json::Value =
-                serde_yaml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                serde_norway::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
             crd["spec"]["names"]["kind"].as_str().unwrap().to_string()
         })
         .collect();
@@ -108,14 +108,14 @@ fn argocd_cm_carries_health_lua_for_each_of_the_five_kinds() {
 fn health_checks_give_the_recorded_results_on_the_captured_status_objects() {
     let dir = repo_root().join("deploy/argocd");
     let tests: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("health_test.yaml")).unwrap())
+        serde_norway::from_str(&std::fs::read_to_string(dir.join("health_test.yaml")).unwrap())
             .unwrap();
     let tests = tests["tests"].as_array().unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for t in tests {
         let path = t["inputPath"].as_str().unwrap();
         let obj: serde_json::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap();
+            serde_norway::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap();
         let (status, message) = health_of(&script(), &obj);
         assert_eq!(status, t["healthStatus"]["status"], "{path}: {message}");
         assert_eq!(message, t["healthStatus"]["message"], "{path}");
@@ -606,7 +606,7 @@ fn capture(cases: &[(String, serde_json::Value, &str)]) {
     for (name, obj) in &all {
         let (status, message) = health_of(&script(), obj);
         let path = format!("testdata/{name}.yaml");
-        std::fs::write(dir.join(&path), serde_yaml::to_string(obj).unwrap()).unwrap();
+        std::fs::write(dir.join(&path), serde_norway::to_string(obj).unwrap()).unwrap();
         tests.push_str(&format!(
             "- healthStatus:\n    status: {status}\n    message: {}\n  inputPath: {path}\n",
             serde_json::Value::String(message)

@@ -46,7 +46,7 @@ fn scenarios() -> Vec<PathBuf> {
 }
 
 fn read_yaml(p: &Path) -> serde_json::Value {
-    serde_yaml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    serde_norway::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 /// The examples are valid for the Rust checks too (what `connect-gr plan -f` applies).
@@ -78,7 +78,7 @@ where
         + DeserializeOwned
         + serde::Serialize,
 {
-    let from_file: K = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let from_file: K = serde_norway::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let name = from_file.meta().name.clone().unwrap();
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let stored = api.get(&name).await.unwrap();
@@ -775,8 +775,8 @@ fn bad_manifests_are_rejected_at_admission() {
             )
         };
         if let Some(before) = case.before {
-            let old: serde_json::Value = serde_yaml::from_str(&doc(before)).unwrap();
-            let new: serde_json::Value = serde_yaml::from_str(&doc(case.yaml)).unwrap();
+            let old: serde_json::Value = serde_norway::from_str(&doc(before)).unwrap();
+            let new: serde_json::Value = serde_norway::from_str(&doc(case.yaml)).unwrap();
             if validate::manifest_update(&old, &new).is_ok() {
                 failures.push(format!("{}: update accepted by api::validate", case.name));
             }
@@ -792,7 +792,7 @@ fn bad_manifests_are_rejected_at_admission() {
             );
         } else {
             // the Rust checks agree with the API server
-            let parsed: serde_json::Value = serde_yaml::from_str(&doc(case.yaml)).unwrap();
+            let parsed: serde_json::Value = serde_norway::from_str(&doc(case.yaml)).unwrap();
             if validate::manifest(&parsed, &RegionPairs::default()).is_ok() {
                 failures.push(format!("{}: accepted by api::validate", case.name));
             }

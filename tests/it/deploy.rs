@@ -6,7 +6,7 @@ use crate::support::testbed::{TestBed, find_kubectl, repo_root};
 
 fn docs(path: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
 }
@@ -442,7 +442,7 @@ fn everything_under_deploy_passes_a_server_side_dry_run_on_the_test_bed() {
         let docs = crate::helm::template(&sets);
         let yaml = docs
             .iter()
-            .map(|d| serde_yaml::to_string(d).unwrap())
+            .map(|d| serde_norway::to_string(d).unwrap())
             .collect::<Vec<_>>()
             .join("---\n");
         let n = dry_run(&format!("helm template {sets:?}"), &yaml, None);

@@ -661,3 +661,42 @@ async fn a_paused_rollout_without_gates_holds_the_split_where_it_is() {
     converge(&bed.engine, &world).await;
     assert!(count(&bed.emulator, &["UpdateTrafficDistribution"]) > updates);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distribution_in_observe_mode_reads_connect_plans_its_writes_and_sends_none() {
+    let bed = bed(5, &[]).await;
+    let world = bed.objects.world.clone();
+    world
+        .apply_yaml(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata:\n  name: split\n  annotations: {connectgr.io/management-policy: Observe}\nspec:\n  groupRef: {name: support-default}\n  telephony: {us-west-2: 0, us-east-1: 100}\n  agents: {us-west-2: 0, us-east-1: 100}\n  crossRegionRouting: Isolated\n",
+            "split",
+        )
+        .unwrap();
+    let writes: Vec<&str> = WRITES
+        .iter()
+        .copied()
+        .chain(["UpdateCrossRegionRouting"])
+        .collect();
+    let (writes_before, reads_before) = (
+        count(&bed.emulator, &writes),
+        count(&bed.emulator, &["GetTrafficDistribution"]),
+    );
+    let out = pass(&bed, &world.distributions, "split", 0).await;
+    // The pass did read Connect (the positive marker), and wrote nothing.
+    assert!(count(&bed.emulator, &["GetTrafficDistribution"]) > reads_before);
+    assert_eq!(count(&bed.emulator, &writes), writes_before);
+    let plan = out.status.plan.expect("status.plan");
+    assert!(
+        plan.calls
+            .iter()
+            .any(|c| c.contains("UpdateCrossRegionRouting") && c.contains("isolatedAll=true")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.calls
+            .iter()
+            .any(|c| c.starts_with("[us-east-1] UpdateTrafficDistribution")),
+        "{plan:?}"
+    );
+    assert!(out.status.pending_split.is_none(), "no write intent either");
+}

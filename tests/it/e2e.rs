@@ -190,7 +190,7 @@ pub(crate) fn group_yaml(name: &str, policy: &str) -> String {
     )
 }
 
-fn members_yaml(group: &str, from: usize, to: usize) -> String {
+pub(crate) fn members_yaml(group: &str, from: usize, to: usize) -> String {
     let users: Vec<String> = (from..=to).map(|i| format!("\"agent{i:03}\"")).collect();
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {{name: members}}\nspec:\n  groupRef: {{name: {group}}}\n  mode: Exact\n  driftPauseSeconds: 0\n  users: [{}]\n",
@@ -198,7 +198,7 @@ fn members_yaml(group: &str, from: usize, to: usize) -> String {
     )
 }
 
-fn split_yaml(group: &str, tw: i32, aw: i32) -> String {
+pub(crate) fn split_yaml(group: &str, tw: i32, aw: i32) -> String {
     format!(
         "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {{name: split}}\nspec:\n  groupRef: {{name: {group}}}\n  driftPauseSeconds: 0\n  telephony: {{us-west-2: {tw}, us-east-1: {}}}\n  agents: {{us-west-2: {aw}, us-east-1: {}}}\n",
         100 - tw,
@@ -270,7 +270,7 @@ async fn calls(url: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(&body).unwrap()
 }
 
-async fn reqwest_get(url: &str) -> String {
+pub(crate) async fn reqwest_get(url: &str) -> String {
     let out = Command::new("curl").args(["-s", url]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -830,7 +830,7 @@ async fn caller_denylist_keeps_agent_flagged_numbers_and_associates_lambdas_in_b
     assert_eq!(counts, "1", "status counts the agent-flagged entry");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

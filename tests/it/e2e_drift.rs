@@ -51,7 +51,7 @@ async fn west_telephony(c: &aws_sdk_connect::Client, arn: &str) -> Option<i32> {
 
 /// What an on-call engineer does with `aws connect update-traffic-distribution`: retried while
 /// the group is briefly UPDATE_IN_PROGRESS after the controller's own update.
-async fn set_telephony_by_hand(c: &aws_sdk_connect::Client, arn: &str, west: i32) {
+pub(crate) async fn set_telephony_by_hand(c: &aws_sdk_connect::Client, arn: &str, west: i32) {
     let d = |r: &str, p: i32| {
         Distribution::builder()
             .region(r)

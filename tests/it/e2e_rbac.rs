@@ -65,8 +65,8 @@ fn limited_kubeconfig(bed: &TestBed, ns: &str) -> std::path::PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let admin: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(bed.kubeconfig_path()).unwrap()).unwrap();
+    let admin: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(bed.kubeconfig_path()).unwrap()).unwrap();
     let ca = admin["clusters"][0]["cluster"]["certificate-authority-data"]
         .as_str()
         .unwrap()

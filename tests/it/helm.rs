@@ -56,7 +56,7 @@ fn helm_ok(args: &[&str], kubeconfig: Option<&Path>) -> String {
 }
 
 fn yaml_docs(text: &str) -> Vec<serde_json::Value> {
-    serde_yaml::Deserializer::from_str(text)
+    serde_norway::Deserializer::from_str(text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .filter(|v: &serde_json::Value| !v.is_null())
         .collect()
@@ -141,7 +141,7 @@ fn helm_lint_passes_for_the_defaults_and_each_documented_variant() {
 
 #[test]
 fn the_chart_follows_the_crate_version_and_ships_the_generated_crds() {
-    let chart: serde_json::Value = serde_yaml::from_str(
+    let chart: serde_json::Value = serde_norway::from_str(
         &std::fs::read_to_string(repo_root().join(CHART).join("Chart.yaml")).unwrap(),
     )
     .unwrap();
@@ -419,7 +419,7 @@ fn next_chart(dir: &Path) -> PathBuf {
     std::fs::write(&chart, text).unwrap();
     let crd_path = dst.join("files/crds/instancereplicas.connectgr.io.yaml");
     let mut crd: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&crd_path).unwrap()).unwrap();
+        serde_norway::from_str(&std::fs::read_to_string(&crd_path).unwrap()).unwrap();
     let v = &mut crd["spec"]["versions"][0];
     v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["notes"] =
         serde_json::json!({"type": "string", "description": "Free text (added in 0.1.1)."});
@@ -427,7 +427,7 @@ fn next_chart(dir: &Path) -> PathBuf {
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "Notes", "type": "string", "jsonPath": ".spec.notes"}));
-    std::fs::write(&crd_path, serde_yaml::to_string(&crd).unwrap()).unwrap();
+    std::fs::write(&crd_path, serde_norway::to_string(&crd).unwrap()).unwrap();
     dst
 }
 

@@ -3,11 +3,13 @@
 
 mod support;
 
+mod alerts;
 mod argocd;
 mod chaos;
 mod cli;
 mod cli_preflight;
 mod crds;
+mod dashboard;
 mod denylist;
 mod deploy;
 mod driver;
@@ -29,3 +31,5 @@ mod emulator_preflight;
 mod helm;
 mod image;
 mod local_runner;
+mod monitoring;
+mod sbom;

@@ -14,7 +14,7 @@ pub const SERVICE_ACCOUNT: &str = "connect-gr";
 /// The YAML documents of a file under the repository root.
 pub fn docs(path: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .filter(|v: &serde_json::Value| !v.is_null())
         .collect()
@@ -37,7 +37,7 @@ pub fn shipped_role_yaml(ns: &str) -> String {
         out.push(d);
     }
     out.iter()
-        .map(|d| serde_yaml::to_string(d).unwrap())
+        .map(|d| serde_norway::to_string(d).unwrap())
         .collect::<Vec<_>>()
         .join("---\n")
 }

@@ -1,24 +1,25 @@
-//! A gated rollout's pass: loads the state machine from `status.rollout`, handles resume, asks
-//! the gates (`reconcile::gates`) about the next step (`plan::gates::next_split`) and says what
-//! to send (the step, or the starting split on abort) or how the pass ends.
+//! A gated rollout's pass, pure: loads the state machine from `status.rollout`, handles resume,
+//! proposes the next step (`plan::gates::next_split`) for the gates to be asked about, and from
+//! their answers says what to send (the step, or the starting split on abort) or how the pass
+//! ends. The gates are asked by the reconciler's observe step (`reconcile::gates`), between
+//! [`prepare`] and [`conclude`].
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::ResourceExt;
-
-use super::gates::{Proposal, evaluate};
-use super::*;
+use super::{Ending, Note, Verdict};
 use crate::api::{
     GateStatus, OnFailure, Rollout, RolloutStart, RolloutStatus, TrafficDistribution,
     TrafficDistributionStatus, annotations, reasons,
 };
 use crate::connect::{Distribution, DistributionUpdate};
-use crate::plan::gates::{self, Action, GateResult, Machine, Phase};
+use crate::plan::gates::{self, Action, GateOutcome, GateResult, Machine, Phase};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// What the gated pass decided.
 pub enum Gated {
+    /// The gates must answer about this step first.
+    Ask(Box<Ask>),
     /// Send this update; the pass then ends with `ending`. `commit` is the rollout state to
     /// record once Connect took the update (issue 25: the step and phase change only after the
     /// write succeeded); `None` leaves `status.rollout` as it is.
@@ -26,9 +27,13 @@ pub enum Gated {
         update: DistributionUpdate,
         ending: Ending,
         commit: Option<Box<RolloutStatus>>,
+        /// `connectgr_rollout_steps_total` label, once the write is sent.
+        metric: Option<&'static str>,
     },
     /// Nothing to send.
     End(Ending),
+    /// Held after failed gates (onFailure: Pause): nothing to send.
+    Held(Ending),
 }
 
 fn phase_of(s: Option<&str>) -> Phase {
@@ -69,7 +74,7 @@ fn at(now: Timestamp, secs: i64) -> Option<Time> {
 fn diff(
     observed: &Distribution,
     to: &Distribution,
-    want: &crate::plan::distribution::DesiredDistribution,
+    want: &super::distribution::DesiredDistribution,
 ) -> DistributionUpdate {
     DistributionUpdate {
         telephony: (want.telephony.is_some() || to.telephony != observed.telephony)
@@ -109,22 +114,56 @@ pub fn while_busy(
     }
 }
 
-/// One pass of a gated rollout from `observed` toward `target` (the full declared split).
-#[allow(clippy::too_many_arguments)]
-pub async fn gated(
-    engine: &Engine,
-    obj: &TrafficDistribution,
-    r: &Rollout,
-    group: &GroupRef,
-    regions: &[String; 2],
-    observed: &Distribution,
-    want: &crate::plan::distribution::DesiredDistribution,
+/// A proposed step the gates must answer about, and what [`conclude`] needs to go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    rs: RolloutStatus,
+    m: Machine,
+    start: Distribution,
+    pub proposed: Distribution,
+    last: bool,
+    /// Where the gates read: the region that gets more telephony in this step.
+    pub region: String,
+    /// The number of the step about to be taken (1-based) and the total.
+    pub step: i32,
+    pub of: i32,
+}
+
+/// What a gated pass starts from.
+pub struct Inputs<'a> {
+    pub obj: &'a TrafficDistribution,
+    pub rollout: &'a Rollout,
+    pub regions: &'a [String; 2],
+    pub observed: &'a Distribution,
+    pub want: &'a super::distribution::DesiredDistribution,
+    /// `connectgr.io/resume` has a new value.
+    pub resume: bool,
+    /// Writes are withheld (observe mode): the gates are not asked (a webhook POST is not a
+    /// read) and the rollout's state is left as it is.
+    pub observe: bool,
+    pub resync: Duration,
+    pub now: Timestamp,
+}
+
+/// The first half of a gated pass, up to the question for the gates: [`Gated::Ask`] when the
+/// next step is due, otherwise what to send or how the pass ends.
+pub fn prepare(
+    i: &Inputs<'_>,
     status: &mut TrafficDistributionStatus,
     notes: &mut Vec<Note>,
-    resume: bool,
-    now: Timestamp,
 ) -> Gated {
-    let target = crate::plan::distribution::target(want, observed);
+    let Inputs {
+        obj,
+        rollout: r,
+        regions,
+        observed,
+        want,
+        resume,
+        observe,
+        resync,
+        now,
+    } = *i;
+    let target = super::distribution::target(want, observed);
     let generation = obj.metadata.generation;
     // A rollout belongs to one generation of the spec; a new spec starts a new one from here.
     let current = status
@@ -169,20 +208,10 @@ pub async fn gated(
                 reasons::ROLLOUT_PAUSED,
                 "spec.rollout.paused is true: the rollout holds its current step",
             ),
-            engine.resync,
+            resync,
         ));
     }
     rs.of = rs.step.max(m.step) + gates::steps_total(observed, &target, r.step_percent, regions);
-    let save = |rs: &mut RolloutStatus, m: &Machine, status: &mut TrafficDistributionStatus| {
-        rs.phase = Some(m.phase.as_str().into());
-        rs.step = m.step;
-        rs.failures = m.failures;
-        rs.next_step_time = match m.next_check {
-            Some(t) if !m.held => at(now, t - now_s),
-            _ => None,
-        };
-        status.rollout = Some(rs.clone());
-    };
     // An aborted rollout whose live split is not back at its start sends the restore again
     // until Connect has it (a failed or lost restore write is never taken as done).
     let restore = diff(observed, &start, want);
@@ -198,14 +227,15 @@ pub async fn gated(
                         annotations::RESUME
                     ),
                 ),
-                engine.resync,
+                resync,
             ),
             commit: Some(Box::new(rs)),
+            metric: None,
         };
     }
     match gates::check_due(&m, now_s) {
         Some(i64::MAX) => {
-            save(&mut rs, &m, status);
+            save(&mut rs, &m, status, now);
             let ending = if m.phase == Phase::Aborted {
                 Ending::new(
                     Verdict::stalled(
@@ -216,7 +246,7 @@ pub async fn gated(
                             annotations::RESUME
                         ),
                     ),
-                    engine.resync,
+                    resync,
                 )
             } else {
                 Ending::new(
@@ -229,13 +259,13 @@ pub async fn gated(
                             annotations::RESUME
                         ),
                     ),
-                    engine.resync,
+                    resync,
                 )
             };
             return Gated::End(ending);
         }
         Some(t) => {
-            save(&mut rs, &m, status);
+            save(&mut rs, &m, status, now);
             return Gated::End(Ending::new(
                 Verdict::progressing(
                     reasons::ROLLING_OUT,
@@ -257,11 +287,7 @@ pub async fn gated(
         observed.sign_in.clone()
     };
     let region = gates::receiving_region(observed, &proposed, regions);
-    if annotations::management_policy(obj.annotations(), engine.observe_only)
-        == annotations::ManagementPolicy::Observe
-    {
-        // Observe mode: the plan shows the next step; no gate is asked (a webhook POST is not
-        // a read) and the rollout's state is left as it is.
+    if observe {
         return Gated::Send {
             update: diff(observed, &proposed, want),
             ending: Ending::new(
@@ -269,42 +295,72 @@ pub async fn gated(
                     reasons::ROLLING_OUT,
                     "observe mode: the next step is planned, its gates are not checked",
                 ),
-                engine.resync,
+                resync,
             ),
             commit: None,
+            metric: None,
         };
     }
-    let approve = obj
-        .annotations()
-        .get(annotations::APPROVE)
-        .map(String::as_str);
-    let ns = obj.namespace().unwrap_or_default();
-    let name = obj.name_any();
-    let outcomes = evaluate(
-        engine,
-        &r.gates,
-        &Proposal {
-            name: &name,
-            namespace: &ns,
-            instance_id: &group.instance_id,
-            region: &region,
-            step: m.step + 1,
-            of: rs.of,
-            from: observed,
-            to: &proposed,
-            approve,
-        },
-    )
-    .await;
+    Gated::Ask(Box::new(Ask {
+        step: m.step + 1,
+        of: rs.of,
+        rs,
+        m,
+        start,
+        proposed,
+        last,
+        region,
+    }))
+}
+
+fn save(
+    rs: &mut RolloutStatus,
+    m: &Machine,
+    status: &mut TrafficDistributionStatus,
+    now: Timestamp,
+) {
+    let now_s = now.as_second();
+    rs.phase = Some(m.phase.as_str().into());
+    rs.step = m.step;
+    rs.failures = m.failures;
+    rs.next_step_time = match m.next_check {
+        Some(t) if !m.held => at(now, t - now_s),
+        _ => None,
+    };
+    status.rollout = Some(rs.clone());
+}
+
+/// The second half of a gated pass: the gates' answers about `ask` decide the step, a pause or
+/// the abort.
+pub fn conclude(
+    i: &Inputs<'_>,
+    ask: &Ask,
+    outcomes: &[GateOutcome],
+    status: &mut TrafficDistributionStatus,
+    notes: &mut Vec<Note>,
+) -> Gated {
+    let r = i.rollout;
+    let now = i.now;
+    let now_s = now.as_second();
+    let Ask {
+        rs,
+        m,
+        start,
+        proposed,
+        last,
+        region,
+        ..
+    } = ask;
+    let mut rs = rs.clone();
     let on_failure = match r.on_failure {
         OnFailure::Abort => gates::OnFailure::Abort,
         OnFailure::Pause => gates::OnFailure::Pause,
     };
     let (m2, action, apply) = gates::decide(
-        &m,
-        &start,
-        &proposed,
-        &outcomes,
+        m,
+        start,
+        proposed,
+        outcomes,
         (r.failure_limit, on_failure),
         r.pause_seconds,
         now_s,
@@ -336,13 +392,13 @@ pub async fn gated(
         ));
     }
     let mut m2 = m2;
-    if action == Action::Step && last {
+    if action == Action::Step && *last {
         m2.phase = Phase::Complete;
     }
     // A step or an abort is recorded once Connect took its write (`commit`); until then the
     // rollout stays where it was, with the gates' latest answers.
     let before = rs.clone();
-    save(&mut rs, &m2, status);
+    save(&mut rs, &m2, status, now);
     if apply.is_some() {
         status.rollout = Some(RolloutStatus {
             gates: rs.gates.clone(),
@@ -359,14 +415,13 @@ pub async fn gated(
     };
     match (action, apply) {
         (Action::Step, Some(to)) => {
-            crate::metrics::rollout_step("step");
-            let requeue = if last {
+            let requeue = if *last {
                 Duration::from_secs(1)
             } else {
                 Duration::from_secs(r.pause_seconds.max(1) as u64)
             };
             Gated::Send {
-                update: diff(observed, &to, want),
+                update: diff(i.observed, &to, i.want),
                 commit: Some(Box::new(rs.clone())),
                 ending: Ending::new(
                     Verdict::progressing(
@@ -378,10 +433,10 @@ pub async fn gated(
                     ),
                     requeue,
                 ),
+                metric: Some("step"),
             }
         }
         (Action::Abort, Some(to)) => {
-            crate::metrics::rollout_step("abort");
             let message = format!(
                 "rollout aborted after {} failed checks ({}); restoring the starting split (annotate {} to start again)",
                 m2.failures,
@@ -390,30 +445,28 @@ pub async fn gated(
             );
             notes.push(Note::warning(reasons::ROLLOUT_ABORTED, message.clone()));
             Gated::Send {
-                update: diff(observed, &to, want),
+                update: diff(i.observed, &to, i.want),
                 commit: Some(Box::new(rs)),
                 ending: Ending::new(
                     Verdict::stalled(reasons::ROLLOUT_ABORTED, message),
-                    engine.resync,
+                    i.resync,
                 ),
+                metric: Some("abort"),
             }
         }
-        (Action::Hold, _) => {
-            crate::metrics::rollout_step("pause");
-            Gated::End(Ending::new(
-                Verdict::progressing(
-                    reasons::ROLLOUT_PAUSED,
-                    format!(
-                        "rollout paused at step {} after {} failed checks ({}); annotate {} to go on",
-                        m2.step,
-                        m2.failures,
-                        pending(),
-                        annotations::RESUME
-                    ),
+        (Action::Hold, _) => Gated::Held(Ending::new(
+            Verdict::progressing(
+                reasons::ROLLOUT_PAUSED,
+                format!(
+                    "rollout paused at step {} after {} failed checks ({}); annotate {} to go on",
+                    m2.step,
+                    m2.failures,
+                    pending(),
+                    annotations::RESUME
                 ),
-                engine.resync,
-            ))
-        }
+            ),
+            i.resync,
+        )),
         (Action::Wait { until }, _) => Gated::End(Ending::new(
             Verdict::progressing(
                 reasons::ROLLOUT_PAUSED,
