@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::api::{RegionPair, RegionPairs};
-use crate::connect::{Scheduler, SchedulerConfig, SdkConnectConfig, new_connect};
+use crate::connect::{Scheduler, SchedulerConfig, SdkConnect, SdkConnectConfig};
 use crate::reconcile::{Engine, k8s};
+use crate::writer_lease::{LeaseTable, WriterLease};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ControllerArgs {
@@ -78,6 +79,21 @@ pub struct ControllerArgs {
         default_value = crate::plan::webhook_hosts::DEFAULT_ALLOWED_WEBHOOK_HOSTS
     )]
     pub allowed_webhook_hosts: crate::plan::webhook_hosts::AllowedHosts,
+    /// This cluster's name in the writer lease (one writer across clusters).
+    #[arg(long, env = "CONNECT_GR_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+    /// DynamoDB table of the writer lease: every cluster runs the controller on the same
+    /// manifests and only the holder of the lease writes to Connect; the others read and report.
+    /// Created (partition key `name`) when missing. Unset: this controller always writes.
+    #[arg(long, env = "CONNECT_GR_WRITER_LEASE_TABLE", requires = "cluster_name")]
+    pub writer_lease_table: Option<String>,
+    /// Region of the writer lease table (default: the standard AWS configuration).
+    #[arg(long, env = "CONNECT_GR_WRITER_LEASE_REGION")]
+    pub writer_lease_region: Option<String>,
+    /// How long a writer lease that is not renewed keeps the other clusters from taking over.
+    /// The holder stops writing a fifth of it (at least 1 s) before it can have expired.
+    #[arg(long, env = "CONNECT_GR_WRITER_LEASE_DURATION", default_value = "15s", value_parser = parse_lease_duration)]
+    pub writer_lease_duration: Duration,
 }
 
 /// A duration of at least one second (`--resync-interval`): anything shorter is refused when the
@@ -202,7 +218,25 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         overrides: args.quotas.iter().cloned().collect(),
         ..SchedulerConfig::from_env()
     };
-    let connect = new_connect(SdkConnectConfig::default(), Scheduler::new(quotas.clone()));
+    let writer = match &args.writer_lease_table {
+        Some(table) => {
+            let cluster = args.cluster_name.clone().unwrap_or_default();
+            let lease = Arc::new(WriterLease::new(&cluster, args.writer_lease_duration));
+            let table = LeaseTable::from_env(table, args.writer_lease_region.as_deref()).await;
+            table
+                .ensure()
+                .await
+                .map_err(|e| anyhow::anyhow!("writer lease table: {e}"))?;
+            crate::metrics::writer(&cluster, false);
+            Some((lease, table))
+        }
+        None => None,
+    };
+    let sdk = SdkConnect::new(SdkConnectConfig::default(), Scheduler::new(quotas.clone()));
+    let connect: Arc<dyn crate::connect::ConnectApi> = match &writer {
+        Some((lease, _)) => Arc::new(sdk.with_fence(crate::writer_lease::fence(lease.clone()))),
+        None => Arc::new(sdk),
+    };
     let mut engine = Engine::new(connect, args.resync_interval).with_sweep_budget(&quotas);
     engine.pairs = RegionPairs::with_extra(args.region_pairs.clone());
     engine.batch_window = args.batch_window;
@@ -210,6 +244,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     engine.denylist = crate::reconcile::denylist::backend_from_env().await;
     engine.observe_only = args.observe_only;
     engine.webhook_hosts = Arc::new(args.allowed_webhook_hosts.clone());
+    engine.writer = writer.as_ref().map(|(lease, _)| lease.clone());
     // A standby replica is healthy and ready: it serves probes and metrics while it waits.
     ready.store(true, Ordering::Relaxed);
     let elector = args.leader_elect.then(|| {
@@ -248,12 +283,22 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             None => std::future::pending().await,
         }
     };
+    let competing = writer
+        .as_ref()
+        .map(|(lease, table)| tokio::spawn(crate::writer_lease::run(lease.clone(), table.clone())));
     let result = tokio::select! {
         _ = k8s::run(client, Arc::new(engine), args.namespace.clone(), args.concurrency) => Ok(()),
         r = http => r?,
         _ = hold => Err(anyhow::anyhow!("lost leadership; exiting so a standby takes over")),
     };
     crate::metrics::METRICS.leader.set(0);
+    if let Some(task) = competing {
+        task.abort();
+    }
+    if let Some((lease, table)) = &writer {
+        // Planned handover: another cluster takes over at once instead of after the lease.
+        crate::writer_lease::release(lease, table).await;
+    }
     if result.is_ok()
         && let Some(e) = &elector
     {

@@ -18,3 +18,4 @@ pub mod plan;
 pub mod reconcile;
 mod seams;
 pub mod snapshot;
+pub mod writer_lease;

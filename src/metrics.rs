@@ -39,6 +39,11 @@ pub struct PriorityLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabel {
+    pub cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
 }
@@ -89,6 +94,9 @@ pub struct Metrics {
     pub traffic_shifts: Family<ShiftLabels, Counter>,
     /// 1 while this replica reconciles (leads, or runs without leader election).
     pub leader: Gauge,
+    /// 1 for the cluster that holds the writer lease as last seen (and, for this cluster, may
+    /// write now), 0 for the others seen.
+    pub writer: Family<ClusterLabel, Gauge>,
     pub gate_results: Family<GateLabels, Counter>,
     pub rollout_steps: Family<RolloutLabels, Counter>,
     // Per-object gauges (issue 24; set by `objects`, label sets documented in README).
@@ -116,6 +124,7 @@ impl Metrics {
             drift_corrections: Family::default(),
             traffic_shifts: Family::default(),
             leader: Gauge::default(),
+            writer: Family::default(),
             gate_results: Family::default(),
             rollout_steps: Family::default(),
             split_declared: Family::default(),
@@ -177,6 +186,11 @@ impl Metrics {
             "leader",
             "1 while this replica reconciles (holds the Lease, or runs without leader election)",
             m.leader.clone(),
+        );
+        registry.register(
+            "writer",
+            "1 for the cluster whose controller writes to Connect (holds the writer lease), 0 for the others seen",
+            m.writer.clone(),
         );
         registry.register(
             "rollout_gate_results",
@@ -335,6 +349,16 @@ pub async fn count_calls<F: Future>(kind: &str, pass: F) -> F::Output {
 /// Counts one Connect call towards the pass running on this task, if any.
 pub fn count_call() {
     let _ = PASS_CALLS.try_with(|c| c.set(c.get() + 1));
+}
+
+/// `connectgr_writer{cluster}`: 1 for the writer, 0 for a cluster that is not.
+pub fn writer(cluster: &str, writes: bool) {
+    METRICS
+        .writer
+        .get_or_create(&ClusterLabel {
+            cluster: cluster.into(),
+        })
+        .set(writes as i64);
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use super::drift::{DEFAULT_DRIFT_PAUSE_SECONDS, DriftPolicy, DriftStatus};
     printcolumn = r#"{"name":"Associated","type":"string","jsonPath":".status.associated"}"#,
     printcolumn = r#"{"name":"Pending","type":"integer","jsonPath":".status.pendingCount"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Writer","type":"string","jsonPath":".status.writer.cluster","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -129,6 +130,9 @@ pub struct AgentMembershipStatus {
     /// The last `connectgr.io/reconcile-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_now: Option<String>,
+    /// The cluster that writes to Connect (`--writer-lease-table`), as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<super::common::Writer>,
     /// The group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

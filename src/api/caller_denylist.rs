@@ -27,6 +27,7 @@ use super::common::ObjectRef;
     printcolumn = r#"{"name":"Declared","type":"integer","jsonPath":".status.declared"}"#,
     printcolumn = r#"{"name":"Flagged","type":"integer","jsonPath":".status.agentFlagged"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Writer","type":"string","jsonPath":".status.writer.cluster","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -88,6 +89,9 @@ pub struct CallerDenylistStatus {
     /// The last `connectgr.io/reconcile-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_now: Option<String>,
+    /// The cluster that writes to Connect (`--writer-lease-table`), as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<super::common::Writer>,
     /// The table name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

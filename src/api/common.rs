@@ -14,6 +14,17 @@ pub struct PlannedCalls {
     pub total: i32,
 }
 
+/// The cluster whose controller holds the writer lease (one writer across clusters), as this
+/// cluster's controller last saw it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Writer {
+    /// `--cluster-name` of the holder.
+    pub cluster: String,
+    /// When the holder acquired the lease (RFC 3339, the holder's clock).
+    pub since: String,
+}
+
 /// A reference to another object of this API group in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]

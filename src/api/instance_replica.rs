@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"FailoverReady","type":"string","jsonPath":".status.conditions[?(@.type==\"FailoverReady\")].status"}"#,
     printcolumn = r#"{"name":"Blocking","type":"integer","jsonPath":".status.preflight.blocking"}"#,
     printcolumn = r#"{"name":"Warnings","type":"integer","jsonPath":".status.preflight.warnings"}"#,
+    printcolumn = r#"{"name":"Writer","type":"string","jsonPath":".status.writer.cluster","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +74,9 @@ pub struct InstanceReplicaStatus {
     /// The last `connectgr.io/reconcile-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_now: Option<String>,
+    /// The cluster that writes to Connect (`--writer-lease-table`), as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<super::common::Writer>,
     /// The instance id (the same in both regions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

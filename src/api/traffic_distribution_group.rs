@@ -28,6 +28,7 @@ use super::common::{DeletionPolicy, ObjectRef};
     printcolumn = r#"{"name":"Source","type":"string","jsonPath":".status.sourceRegion"}"#,
     printcolumn = r#"{"name":"Replica","type":"string","jsonPath":".status.replicaRegion"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Writer","type":"string","jsonPath":".status.writer.cluster","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +87,9 @@ pub struct TrafficDistributionGroupStatus {
     /// The last `connectgr.io/reconcile-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_now: Option<String>,
+    /// The cluster that writes to Connect (`--writer-lease-table`), as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<super::common::Writer>,
     /// The group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

@@ -4,6 +4,7 @@
 
 mod dry_run;
 mod error;
+pub mod fence;
 pub mod ratelimit;
 mod sdk;
 mod timeouts;
@@ -12,6 +13,7 @@ mod types_preflight;
 
 pub use dry_run::{DryRun, FailedRead};
 pub use error::{ConnectError, ErrorClass};
+pub use fence::WriteFence;
 pub use ratelimit::{
     Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,
 };

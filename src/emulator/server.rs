@@ -58,6 +58,9 @@ pub struct Call {
     pub operation: String,
     pub status: u16,
     pub error_type: Option<String>,
+    /// The access key id of the request's SigV4 credential (null when unsigned): which client
+    /// made the call.
+    pub access_key_id: Option<String>,
     pub method: String,
     pub path: String,
     /// The error was injected by a fault (or the request had no SigV4 signature).
@@ -122,6 +125,15 @@ fn json_response(status: u16, body: &Value, error_type: Option<&str>) -> Respons
 
 fn error_response(e: &ApiError) -> Response {
     json_response(e.status, &e.body(), Some(e.error_type))
+}
+
+/// Access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/REGION/...`.
+pub fn sigv4_access_key_id(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
+    let cred = rest.split("Credential=").nth(1)?;
+    let akid = cred.split([',', ' ', '/']).next()?;
+    (!akid.is_empty()).then(|| akid.to_string())
 }
 
 /// Region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/REGION/service/aws4_request`.
@@ -194,6 +206,7 @@ async fn api(
     headers: &HeaderMap,
     bytes: &Bytes,
 ) -> Response {
+    let akid = sigv4_access_key_id(headers);
     let (op, labels) = match ops::route(method.as_str(), path) {
         Route::Op(op, labels) => (op, labels),
         Route::WrongMethod => {
@@ -203,14 +216,32 @@ async fn api(
             );
             let mut e = e;
             e.status = 405;
-            return finish(app, "Unknown", None, method, path, Err(e), true);
+            return finish(
+                app,
+                akid.as_deref(),
+                "Unknown",
+                None,
+                method,
+                path,
+                Err(e),
+                true,
+            );
         }
         Route::Unknown => {
             let e = ApiError::new(
                 "UnknownOperationException",
                 format!("No operation matches {method} {path}"),
             );
-            return finish(app, "Unknown", None, method, path, Err(e), true);
+            return finish(
+                app,
+                akid.as_deref(),
+                "Unknown",
+                None,
+                method,
+                path,
+                Err(e),
+                true,
+            );
         }
     };
     let Some(region) = sigv4_region(headers) else {
@@ -218,7 +249,7 @@ async fn api(
             "AccessDeniedException",
             "Missing or malformed SigV4 Authorization header: sign the request (any access key works); the region of the credential scope selects the Connect region",
         );
-        return finish(app, op, None, method, path, Err(e), true);
+        return finish(app, akid.as_deref(), op, None, method, path, Err(e), true);
     };
     // Faults: latency first (outside the lock), then outages and injected errors.
     let (latency, injected, latency_after) = {
@@ -269,7 +300,16 @@ async fn api(
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     if let Some(e) = injected {
-        return finish(app, op, Some(&region), method, path, Err(e), true);
+        return finish(
+            app,
+            akid.as_deref(),
+            op,
+            Some(&region),
+            method,
+            path,
+            Err(e),
+            true,
+        );
     }
     let parsed: Result<Value, ApiError> = if bytes.is_empty() {
         Ok(json!({}))
@@ -322,7 +362,16 @@ async fn api(
     if latency_after > 0 {
         tokio::time::sleep(Duration::from_millis(latency_after)).await;
     }
-    finish(app, op, Some(&region), method, path, result, false)
+    finish(
+        app,
+        akid.as_deref(),
+        op,
+        Some(&region),
+        method,
+        path,
+        result,
+        false,
+    )
 }
 
 /// Error type names are a small closed set in practice; keep one leaked copy of each.
@@ -345,8 +394,10 @@ fn now_real() -> f64 {
         .as_secs_f64()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     app: &App,
+    akid: Option<&str>,
     op: &str,
     region: Option<&str>,
     method: &Method,
@@ -371,6 +422,7 @@ fn finish(
             operation: op.to_string(),
             status,
             error_type: et.map(str::to_string),
+            access_key_id: akid.map(str::to_string),
             method: method.to_string(),
             path: path.to_string(),
             injected,

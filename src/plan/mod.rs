@@ -24,6 +24,7 @@ pub mod split_writes;
 pub mod sweep;
 pub mod webhook_hosts;
 pub mod write_intent;
+pub mod writer_lease;
 
 use std::time::Duration;
 

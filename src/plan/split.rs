@@ -147,33 +147,6 @@ fn resolve_drift(status: &mut TrafficDistributionStatus, notes: &mut Vec<Note>, 
     }
 }
 
-/// While the group settles (not ACTIVE), an aborted rollout stays Stalled instead of flickering
-/// to Reconciling.
-fn while_busy(
-    obj: &TrafficDistribution,
-    status: &TrafficDistributionStatus,
-    wait: Ending,
-) -> Ending {
-    match &status.rollout {
-        Some(r)
-            if r.phase.as_deref() == Some(super::gates::Phase::Aborted.as_str())
-                && r.generation == obj.metadata.generation =>
-        {
-            Ending::new(
-                Verdict::stalled(
-                    reasons::ROLLOUT_ABORTED,
-                    format!(
-                        "rollout aborted; the starting split is restored (annotate {} to start again)",
-                        crate::api::annotations::RESUME
-                    ),
-                ),
-                wait.requeue,
-            )
-        }
-        _ => wait,
-    }
-}
-
 /// The decision of one pass, from the status the previous pass left.
 pub fn decide(f: &Facts<'_>, previous: &TrafficDistributionStatus) -> Decided {
     let mut status = previous.clone();
@@ -184,7 +157,7 @@ pub fn decide(f: &Facts<'_>, previous: &TrafficDistributionStatus) -> Decided {
     let Some((observed, read_from)) = f.observed else {
         let wait = super::group::until_active(&f.group.facts.status, "G2")
             .unwrap_or_else(|| Verdict::progressing(reasons::WAITING, "group is settling"));
-        let end = while_busy(obj, &status, Ending::new(wait, Duration::from_secs(1)));
+        let end = rollout_pass::while_busy(obj, &status, Ending::new(wait, Duration::from_secs(1)));
         return Decided::Plan(Box::new(Plan::end(status, notes, end)));
     };
     status.group_arn = Some(f.group.arn.clone());

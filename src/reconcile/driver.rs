@@ -360,8 +360,9 @@ pub async fn run_pass<K: Managed>(
         obj.status().and_then(|s| s.last_handled_reconcile_now()),
     )
     .map(str::to_string);
-    let observe =
-        annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe;
+    // One writer across clusters: without the writer lease, a pass withholds its writes.
+    let observe = crate::writer_lease::withheld(engine)
+        || annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe;
     let run = async {
         if observe {
             observe_pass(engine, objects, obj, now).await
@@ -379,6 +380,9 @@ pub async fn run_pass<K: Managed>(
         pass.status.set_last_handled_reconcile_now(Some(v));
     }
     let mut out = settle(obj.status(), pass, cx);
+    if let Some(lease) = &engine.writer {
+        out.status.set_writer(lease.writer());
+    }
     if observe {
         hold_for_observe(obj.status(), &mut out, cx);
     }
@@ -422,7 +426,9 @@ pub async fn run_cleanup<K: Managed>(
 ) -> CleanupSettled<K::Status> {
     let empty = std::collections::BTreeMap::new();
     let ann = obj.meta().annotations.as_ref().unwrap_or(&empty);
-    if annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe {
+    if crate::writer_lease::withheld(engine)
+        || annotations::management_policy(ann, engine.observe_only) == ManagementPolicy::Observe
+    {
         // Observe mode writes nothing, not even on deletion: the object is released as is.
         return CleanupSettled::Released(Note::normal(
             reasons::RELEASED,

@@ -501,10 +501,12 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
         groups: tdg_ctrl.store(),
         memberships: agm_ctrl.store(),
     };
+    let lease = engine.writer.clone();
     let ctx = Arc::new(Ctx::new(client.clone(), engine, objects));
     macro_rules! run {
         ($ctrl:expr, $kind:ty) => {
             $ctrl
+                .reconcile_all_on(crate::writer_lease::on_acquired(lease.clone()))
                 .shutdown_on_signal()
                 .run(reconcile::<$kind>, error_policy::<$kind>, ctx.clone())
                 .for_each(run_log(<$kind as Managed>::KIND))

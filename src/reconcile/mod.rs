@@ -133,6 +133,8 @@ pub struct Engine {
     pub webhook_hosts: Arc<crate::plan::webhook_hosts::AllowedHosts>,
     /// Which region recently did not answer (`fallback::in_either` asks it second for a while).
     pub health: fallback::Health,
+    /// `--writer-lease-table`: writes only while this cluster holds the writer lease.
+    pub writer: Option<Arc<crate::writer_lease::WriterLease>>,
 }
 
 impl Engine {
@@ -159,6 +161,7 @@ impl Engine {
             observe_only: false,
             webhook_hosts: Arc::default(),
             health: fallback::Health::default(),
+            writer: None,
         }
     }
 
@@ -179,6 +182,7 @@ impl Engine {
             drift_policy: self.drift_policy,
             webhook_hosts: self.webhook_hosts.clone(),
             health: self.health.clone(),
+            writer: None,
         }
     }
 }
@@ -195,6 +199,7 @@ pub trait HasConditions {
     fn plan(&self) -> Option<&api::common::PlannedCalls>;
     fn last_handled_reconcile_now(&self) -> Option<&str>;
     fn set_last_handled_reconcile_now(&mut self, value: Option<String>);
+    fn set_writer(&mut self, writer: Option<api::common::Writer>);
 }
 
 macro_rules! has_conditions {
@@ -208,6 +213,7 @@ macro_rules! has_conditions {
             fn plan(&self) -> Option<&api::common::PlannedCalls> { self.plan.as_ref() }
             fn last_handled_reconcile_now(&self) -> Option<&str> { self.last_handled_reconcile_now.as_deref() }
             fn set_last_handled_reconcile_now(&mut self, value: Option<String>) { self.last_handled_reconcile_now = value; }
+            fn set_writer(&mut self, writer: Option<api::common::Writer>) { self.writer = writer; }
         }
     )*};
 }

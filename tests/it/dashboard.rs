@@ -142,6 +142,7 @@ const SAMPLES_ONLY_AFTER: &[(&str, &str)] = &[
         "connectgr_leader_lease_renewals",
         "a renewal (--leader-elect)",
     ),
+    ("connectgr_writer", "a writer lease (--writer-lease-table)"),
 ];
 
 /// A real controller (the e2e set-up: test bed, emulator, the controller binary) reconciles a

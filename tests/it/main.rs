@@ -24,6 +24,7 @@ mod e2e_plan;
 mod e2e_preflight;
 mod e2e_rbac;
 mod e2e_slow_region;
+mod e2e_writer_lease;
 mod emulator;
 mod emulator_metrics;
 mod emulator_preflight;

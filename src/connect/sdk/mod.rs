@@ -36,6 +36,8 @@ pub struct SdkConnect {
     /// clients of a region share its loaded configuration and HTTP connection pool.
     clients: RwLock<HashMap<(String, Priority), Client>>,
     configs: RwLock<HashMap<String, aws_config::SdkConfig>>,
+    /// Writes are sent only while this allows them (the writer lease); `None` = always.
+    fence: Option<super::WriteFence>,
 }
 
 /// Sees every attempt's HTTP status, so throttling inside the SDK's retries still slows our
@@ -92,7 +94,14 @@ impl SdkConnect {
             scheduler,
             clients: RwLock::new(HashMap::new()),
             configs: RwLock::new(HashMap::new()),
+            fence: None,
         }
+    }
+
+    /// Sends writes only while `fence` allows them (checked right before each write is sent).
+    pub fn with_fence(mut self, fence: super::WriteFence) -> Self {
+        self.fence = Some(fence);
+        self
     }
 
     pub fn scheduler(&self) -> &Scheduler {
@@ -204,6 +213,12 @@ impl SdkConnect {
                 priority: priority.label().into(),
             })
             .observe(waited.as_secs_f64());
+        if let Some(fence) = &self.fence
+            && super::fence::is_write(operation)
+            && !fence.allows()
+        {
+            return Err(super::fence::withheld(operation));
+        }
         crate::metrics::count_call();
         let result = f(client).await;
         let outcome = match &result {
