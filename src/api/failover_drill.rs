@@ -212,6 +212,9 @@ pub struct FailoverDrillStatus {
     /// The last `connectgr.io/reconcile-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_now: Option<String>,
+    /// The cluster that writes to Connect (`--writer-lease-table`), as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<super::common::Writer>,
     /// The last `connectgr.io/run-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_run_now: Option<String>,

@@ -103,3 +103,19 @@ pub const PREFLIGHT_BLOCKING: &str = "PreflightBlocking";
 pub const GLOBAL_ROUTING_UNAVAILABLE: &str = "GlobalRoutingUnavailable";
 /// UpdateCrossRegionRouting was sent (Normal).
 pub const CROSS_REGION_ROUTING_CHANGED: &str = "CrossRegionRoutingChanged";
+
+// FailoverDrill (issue 22): Events of a run, and the conditions while one is on.
+/// A run started (Normal).
+pub const DRILL_STARTED: &str = "DrillStarted";
+/// A run held its target and reverted to the declared split (Normal).
+pub const DRILL_SUCCEEDED: &str = "DrillSucceeded";
+/// A gate failed (or the shift could not complete): reverted early (Warning).
+pub const DRILL_ABORTED: &str = "DrillAborted";
+/// A run was not started: why is in the message; nothing was written (Warning).
+pub const DRILL_SKIPPED: &str = "DrillSkipped";
+/// The revert did not complete in time; the controller keeps reverting (Warning, Stalled).
+pub const DRILL_FAILED: &str = "DrillFailed";
+/// A run that had failed reached the declared split at last (Normal).
+pub const DRILL_REVERTED: &str = "DrillReverted";
+/// Condition reason while a run is on (drill and distribution).
+pub const DRILL_RUNNING: &str = "DrillRunning";

@@ -2,9 +2,9 @@
 //! Each planner takes plain data (mapped from the CRD spec and from `connect` observations by
 //! the reconcilers) and returns a decision the executor carries out.
 
-pub mod cron;
 pub mod distribution;
 pub mod drift;
+pub mod drill;
 pub mod fallback;
 pub mod flow_scan;
 pub mod gates;

@@ -222,7 +222,8 @@ has_conditions!(
     api::TrafficDistributionGroupStatus,
     api::AgentMembershipStatus,
     api::TrafficDistributionStatus,
-    api::CallerDenylistStatus
+    api::CallerDenylistStatus,
+    api::FailoverDrillStatus
 );
 
 /// Whether the object's current spec was applied and it is Ready, so that a difference found now
