@@ -108,6 +108,8 @@ pub struct Metrics {
     pub failover_ready: Family<objects::ObjectLabels, Gauge>,
     pub preflight_findings: Family<objects::FindingLabels, Gauge>,
     pub leader_renewals: Family<objects::ResultLabel, Counter>,
+    pub drill_runs: Family<objects::ResultLabel, Counter>,
+    pub drill_duration: Histogram,
 }
 
 impl Metrics {
@@ -135,6 +137,10 @@ impl Metrics {
             failover_ready: Family::default(),
             preflight_findings: Family::default(),
             leader_renewals: Family::default(),
+            drill_runs: Family::default(),
+            drill_duration: Histogram::new([
+                30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+            ]),
             registry: Registry::default(),
         };
         registry.register(
@@ -242,6 +248,16 @@ impl Metrics {
             "Renewals of the in-cluster leader Lease by this replica, by result (ok, failed, lost)",
             m.leader_renewals.clone(),
         );
+        registry.register(
+            "drill_runs",
+            "FailoverDrill runs by result (Succeeded, Aborted, Skipped, Failed)",
+            m.drill_runs.clone(),
+        );
+        registry.register(
+            "drill_duration_seconds",
+            "Time from the start of a FailoverDrill run to its end (skipped runs not counted)",
+            m.drill_duration.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -293,6 +309,21 @@ pub fn shift(region: &str) {
             region: region.into(),
         })
         .inc();
+}
+
+/// A FailoverDrill run ended (or was skipped) with `result`.
+pub fn drill_run(result: &str) {
+    METRICS
+        .drill_runs
+        .get_or_create(&objects::ResultLabel {
+            result: result.into(),
+        })
+        .inc();
+}
+
+/// How long a FailoverDrill run took, start to end.
+pub fn drill_duration(seconds: f64) {
+    METRICS.drill_duration.observe(seconds);
 }
 
 /// One renewal of the leader Lease (ok | failed | lost).

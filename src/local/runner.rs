@@ -80,6 +80,7 @@ async fn run_key(engine: &Engine, world: &World, key: &Key, now: Timestamp) -> O
         "AgentMembership" => run_in(engine, world, &world.memberships, key, now).await,
         "TrafficDistribution" => run_in(engine, world, &world.distributions, key, now).await,
         "CallerDenylist" => run_in(engine, world, &world.denylists, key, now).await,
+        "FailoverDrill" => run_in(engine, world, &world.drills, key, now).await,
         _ => None,
     }
 }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    self, AgentMembership, CallerDenylist, InstanceReplica, TrafficDistribution,
+    self, AgentMembership, CallerDenylist, FailoverDrill, InstanceReplica, TrafficDistribution,
     TrafficDistributionGroup,
 };
 use crate::reconcile::driver::Managed;
@@ -50,6 +50,7 @@ pub struct World {
     pub memberships: Mutex<Vec<AgentMembership>>,
     pub distributions: Mutex<Vec<TrafficDistribution>>,
     pub denylists: Mutex<Vec<CallerDenylist>>,
+    pub drills: Mutex<Vec<FailoverDrill>>,
     /// When each object asked to be looked at again (its requeue time).
     pub due: Mutex<BTreeMap<Key, tokio::time::Instant>>,
     /// Consecutive transient failures per object, for backoff.
@@ -80,6 +81,22 @@ impl Objects for World {
     async fn memberships(&self, ns: &str) -> Result<Vec<AgentMembership>, ReadError> {
         Ok(self
             .memberships
+            .lock()
+            .iter()
+            .filter(|m| m.namespace().as_deref() == Some(ns))
+            .cloned()
+            .collect())
+    }
+    async fn distribution(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistribution>, ReadError> {
+        Ok(find(&self.distributions, ns, name))
+    }
+    async fn drills(&self, ns: &str) -> Result<Vec<FailoverDrill>, ReadError> {
+        Ok(self
+            .drills
             .lock()
             .iter()
             .filter(|m| m.namespace().as_deref() == Some(ns))
@@ -164,6 +181,7 @@ impl World {
                     upsert(&mut self.distributions.lock(), prepare(value, namespace)?)
                 }
                 "CallerDenylist" => upsert(&mut self.denylists.lock(), prepare(value, namespace)?),
+                "FailoverDrill" => upsert(&mut self.drills.lock(), prepare(value, namespace)?),
                 other => anyhow::bail!("{origin}: unknown kind {other:?}"),
             }
             n += 1;
@@ -198,13 +216,14 @@ impl World {
     }
 
     /// The keys of every object, in dependency order (replicas, groups, memberships,
-    /// distributions, then denylists when included).
+    /// distributions, drills, then denylists when included).
     pub fn keys(&self, include_denylists: bool) -> Vec<Key> {
         let mut out: Vec<Key> = Vec::new();
         out.extend(self.replicas.lock().iter().map(Key::of));
         out.extend(self.groups.lock().iter().map(Key::of));
         out.extend(self.memberships.lock().iter().map(Key::of));
         out.extend(self.distributions.lock().iter().map(Key::of));
+        out.extend(self.drills.lock().iter().map(Key::of));
         if include_denylists {
             out.extend(self.denylists.lock().iter().map(Key::of));
         }
@@ -238,6 +257,12 @@ impl World {
             }
             ("TrafficDistributionGroup", "CallerDenylist") => find(&self.denylists, ns, name)
                 .is_some_and(|d| d.spec.group_ref.name == changed.name),
+            // A drill's run is what its distribution works towards, and the distribution's
+            // split is what the drill verifies.
+            ("FailoverDrill", "TrafficDistribution") => find(&self.drills, ns, &changed.name)
+                .is_some_and(|d| d.spec.distribution_ref.name == name),
+            ("TrafficDistribution", "FailoverDrill") => find(&self.drills, ns, name)
+                .is_some_and(|d| d.spec.distribution_ref.name == changed.name),
             _ => false,
         }
     }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::api::TrafficDistribution;
+use crate::plan::gates::GateResult;
 
 const W: &str = "us-west-2";
 const E: &str = "us-east-1";

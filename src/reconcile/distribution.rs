@@ -18,6 +18,7 @@ use crate::api::preflight::{CrossRegionRouting, PreflightStatus};
 use crate::api::{TrafficDistribution, TrafficDistributionStatus, reasons};
 use crate::connect::{Distribution, GroupInfo, Priority};
 use crate::plan::distribution::{DesiredDistribution, GroupFacts, preferred_regions};
+use crate::plan::drill;
 use crate::plan::gates::GateOutcome;
 use crate::plan::preflight_gate::{Findings, down_after_probe};
 use crate::plan::split::{self, Decided, GroupSeen, Plan, Read, Write};
@@ -33,6 +34,8 @@ pub struct Observed {
     preflight: Result<Option<PreflightStatus>, String>,
     down: Option<BTreeSet<String>>,
     gates: Option<Vec<GateOutcome>>,
+    /// A FailoverDrill run this distribution is part of (its target, or the revert).
+    drill: Option<drill::Overlay>,
 }
 
 #[async_trait]
@@ -110,6 +113,7 @@ impl Steps for TrafficDistribution {
             preflight: preflight_of(objects, &ns, &self.spec.group_ref.name).await?,
             down: None,
             gates: None,
+            drill: drill::overlay(&self.name_any(), &objects.drills(&ns).await?),
         }))
     }
 
@@ -178,8 +182,19 @@ impl Steps for TrafficDistribution {
             Ok(None) => Findings::NotManaged,
             Ok(Some(p)) => Findings::Known(p),
         };
+        // During a drill run the split worked towards is the drill's (or, reverting, the declared
+        // one at once); `status.rollout.phase: Drill` is the drill's mark, not a rollout's state.
+        let effective = o.drill.as_ref().map(|d| drill::effective(self, d));
+        let mut previous = previous.clone();
+        if previous.rollout.as_ref().and_then(|r| r.phase.as_deref()) == Some(DRILL_PHASE) {
+            match &o.drill {
+                Some(_) => previous.rollout.as_mut().map(|r| r.phase = None),
+                None => previous.rollout.take().map(|_| ()),
+            };
+        }
+        let previous = &previous;
         let facts = split::Facts {
-            obj: self,
+            obj: effective.as_ref().unwrap_or(self),
             group: &o.group,
             observed: o.split.as_ref().map(|(d, r)| (d, r.as_str())),
             routing: o.routing.clone(),
@@ -198,7 +213,12 @@ impl Steps for TrafficDistribution {
         };
         match split::decide(&facts, previous) {
             Decided::Read(r) => Planned::Read(r),
-            Decided::Plan(p) => Planned::Final(*p),
+            Decided::Plan(mut p) => {
+                if let Some(d) = &o.drill {
+                    during_drill(&mut p, d);
+                }
+                Planned::Final(*p)
+            }
         }
     }
 
@@ -295,6 +315,24 @@ impl Steps for TrafficDistribution {
     }
 }
 
+/// `status.rollout.phase` while a FailoverDrill run drives the split.
+pub const DRILL_PHASE: &str = "Drill";
+
+/// A pass during a drill run: the rollout reports `Drill`, and the distribution is not Ready at
+/// the drill's split (it is not its declared one); it looks again soon for the drill's next phase.
+fn during_drill(p: &mut Plan, d: &drill::Overlay) {
+    let r = p.status.rollout.get_or_insert_with(Default::default);
+    r.phase = Some(DRILL_PHASE.into());
+    let phase = format!("{:?}", d.phase).to_lowercase();
+    if let Verdict::Ready(m) = &p.ending.verdict {
+        p.ending.verdict = Verdict::progressing(
+            reasons::DRILL_RUNNING,
+            format!("FailoverDrill {} is {phase}: {m}", d.drill),
+        );
+    }
+    p.ending.requeue = p.ending.requeue.min(std::time::Duration::from_secs(5));
+}
+
 /// Cross-region routing as Connect reports it; a terminal answer is a fact (the plan stalls on
 /// it), anything else an error of the pass.
 async fn read_routing(
@@ -318,7 +356,7 @@ async fn read_routing(
 /// The findings the preflight gate decides on, from the InstanceReplica's `status.preflight`
 /// (read from the controller's caches, not from Connect: the failover path stays fast). A
 /// missing group, replica or preflight is unknown findings (fail closed).
-async fn preflight_of(
+pub(super) async fn preflight_of(
     objects: &dyn Objects,
     ns: &str,
     group: &str,

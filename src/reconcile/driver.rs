@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use super::*;
 use crate::api::annotations::{self, ManagementPolicy, Pause};
 use crate::api::reasons;
-use crate::api::{AgentMembership, CallerDenylist, TrafficDistribution};
+use crate::api::{AgentMembership, CallerDenylist, FailoverDrill, TrafficDistribution};
 
 /// A kind the engine reconciles.
 #[async_trait]
@@ -123,6 +123,12 @@ managed!(
     api::CallerDenylistStatus,
     denylist::apply,
     denylist::cleanup
+);
+managed!(
+    FailoverDrill,
+    api::FailoverDrillStatus,
+    drill::apply,
+    nothing_to_release
 );
 
 /// When to look at the object again.

@@ -258,6 +258,22 @@ pub fn refused_webhook(engine: &Engine, declared: &[Gate]) -> Option<Ending> {
     })
 }
 
+/// Agents Available and the oldest waiting contact's age over the instance's STANDARD queues in
+/// `region` (a drill's report); `None` when they cannot be read (a report, not a gate: nothing
+/// is decided on it).
+pub async fn figures(engine: &Engine, p: &Proposal<'_>) -> Option<crate::plan::drill::Figures> {
+    let filter = filter(engine, &MetricScope::default(), p).await.ok()?;
+    let m = engine
+        .connect
+        .get_current_metrics(p.region, p.instance_id, &filter)
+        .await
+        .ok()?;
+    Some(crate::plan::drill::Figures {
+        agents_available: m.agents_available.map(|v| v as i64),
+        oldest_contact_age_seconds: m.oldest_contact_age_seconds.map(|v| v as i64),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,9 @@ use parking_lot::Mutex;
 
 use super::driver::{self, Managed};
 use super::*;
-use crate::api::{AgentMembership, CallerDenylist, FIELD_MANAGER, FINALIZER, TrafficDistribution};
+use crate::api::{
+    AgentMembership, CallerDenylist, FIELD_MANAGER, FINALIZER, FailoverDrill, TrafficDistribution,
+};
 
 fn read_error(what: String, e: kube::Error) -> ReadError {
     ReadError {
@@ -42,6 +44,8 @@ pub struct KubeObjects {
     pub replicas: Store<InstanceReplica>,
     pub groups: Store<TrafficDistributionGroup>,
     pub memberships: Store<AgentMembership>,
+    pub distributions: Store<TrafficDistribution>,
+    pub drills: Store<FailoverDrill>,
 }
 
 fn synced<K: Clone + kube::Resource + 'static>(
@@ -106,6 +110,28 @@ impl Objects for KubeObjects {
             .map(|m| (*m).clone())
             .collect();
         // As a LIST returns them: by name.
+        out.sort_by_key(|m| m.name_any());
+        Ok(out)
+    }
+    async fn distribution(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<TrafficDistribution>, ReadError> {
+        synced(
+            &self.distributions,
+            format!("TrafficDistribution {namespace}/{name}"),
+        )?;
+        Ok(get(&self.distributions, namespace, name))
+    }
+    async fn drills(&self, namespace: &str) -> Result<Vec<FailoverDrill>, ReadError> {
+        synced(&self.drills, format!("FailoverDrills in {namespace}"))?;
+        let mut out: Vec<FailoverDrill> = self
+            .drills
+            .state_filter(|m| m.namespace().as_deref() == Some(namespace))
+            .into_iter()
+            .map(|m| (*m).clone())
+            .collect();
         out.sort_by_key(|m| m.name_any());
         Ok(out)
     }
@@ -400,7 +426,7 @@ fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
     }
 }
 
-/// Runs the five controllers until shutdown, over every namespace or just `namespace`, each
+/// Runs the six controllers until shutdown, over every namespace or just `namespace`, each
 /// reconciling at most `concurrency` objects at once.
 pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>, concurrency: u16) {
     let limits = kube::runtime::controller::Config::default().concurrency(concurrency);
@@ -491,6 +517,32 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
                 .collect::<Vec<_>>()
         },
     );
+    // A drill's run is what its distribution works towards: a drill's status wakes it.
+    let tdist_ctrl = tdist_ctrl.watches(
+        scoped::<FailoverDrill>(&client, ns),
+        cfg.clone(),
+        |d: FailoverDrill| {
+            let ns = d.namespace().unwrap_or_default();
+            Some(ObjectRef::new(&d.spec.distribution_ref.name).within(&ns))
+        },
+    );
+    // The distribution's split is what a drill verifies: its status wakes the drills naming it.
+    let drill_ctrl = controller_for(scoped::<FailoverDrill>(&client, ns), cfg.clone())
+        .with_config(limits.clone());
+    let drill_store = drill_ctrl.store();
+    let drill_ctrl = drill_ctrl.watches(
+        scoped::<TrafficDistribution>(&client, ns),
+        cfg.clone(),
+        move |td: TrafficDistribution| {
+            let ns = td.namespace();
+            drill_store
+                .state()
+                .into_iter()
+                .filter(|d| d.namespace() == ns && d.spec.distribution_ref.name == td.name_any())
+                .map(|d| ObjectRef::from_obj(&*d))
+                .collect::<Vec<_>>()
+        },
+    );
     let cdl_ctrl = dependent::<CallerDenylist>(&client, ns, &groups, &cfg, &limits, |o| {
         o.spec.group_ref.name.as_str()
     });
@@ -500,6 +552,8 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
         replicas: rep_ctrl.store(),
         groups: tdg_ctrl.store(),
         memberships: agm_ctrl.store(),
+        distributions: tdist_ctrl.store(),
+        drills: drill_ctrl.store(),
     };
     let lease = engine.writer.clone();
     let ctx = Arc::new(Ctx::new(client.clone(), engine, objects));
@@ -518,6 +572,7 @@ pub async fn run(client: Client, engine: Arc<Engine>, namespace: Option<String>,
         run!(agm_ctrl, AgentMembership),
         run!(tdist_ctrl, TrafficDistribution),
         run!(cdl_ctrl, CallerDenylist),
+        run!(drill_ctrl, FailoverDrill),
     );
 }
 

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod denylist;
 pub mod distribution;
+pub mod drill;
 pub mod driver;
 pub mod fallback;
 pub mod gates;
@@ -58,6 +59,13 @@ pub trait Objects: Send + Sync {
     ) -> Result<Option<TrafficDistributionGroup>, ReadError>;
     /// Every AgentMembership of the namespace.
     async fn memberships(&self, namespace: &str) -> Result<Vec<api::AgentMembership>, ReadError>;
+    async fn distribution(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<api::TrafficDistribution>, ReadError>;
+    /// Every FailoverDrill of the namespace.
+    async fn drills(&self, namespace: &str) -> Result<Vec<api::FailoverDrill>, ReadError>;
     /// Writes `status` (carrying `pendingSplit`) before a split write is sent, so a crash between
     /// the write and the pass's status write is not read as drift after a restart. Where status
     /// lives only in memory (demo, tests) there is nothing to do.

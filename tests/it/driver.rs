@@ -66,6 +66,16 @@ impl Objects for Flaky {
         }
         self.world.memberships(ns).await
     }
+    async fn distribution(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<connect_gr::api::TrafficDistribution>, ReadError> {
+        self.world.distribution(ns, name).await
+    }
+    async fn drills(&self, ns: &str) -> Result<Vec<connect_gr::api::FailoverDrill>, ReadError> {
+        self.world.drills(ns).await
+    }
 }
 
 impl Flaky {

@@ -17,6 +17,7 @@ mod e2e;
 mod e2e_admission;
 mod e2e_apply;
 mod e2e_drift;
+mod e2e_drill;
 mod e2e_gates;
 mod e2e_incident;
 mod e2e_lifecycle;

@@ -1,0 +1,284 @@
+//! End to end, failover drills (issue 22) on the real API server, controller and emulator: a run
+//! on demand shifts, holds, reverts by itself and reports Succeeded; a failing abort gate while
+//! holding reverts early (Aborted); a distribution not at its declared split is Skipped and
+//! nothing moves; `* * * * *` starts a run by itself; a controller killed while holding still
+//! reverts on time after its restart, to the split declared at revert time.
+
+use std::time::Duration;
+
+use crate::e2e::{Proc, apply, connect, eventually, group_arn, jsonpath, wait_ready};
+use crate::e2e_gates::{controller, east_split, emulator, presence, setup, split};
+use crate::support::markers::{Mark, ok_count};
+use crate::support::testbed::TestBed;
+
+/// A drill of `tdist/split` to all of us-east-1 (telephony and agents).
+fn drill_yaml(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata: {{name: {name}}}\nspec:\n  distributionRef: {{name: split}}\n  target:\n    telephony: {{us-west-2: 0, us-east-1: 100}}\n    agents: {{us-west-2: 0, us-east-1: 100}}\n{extra}"
+    )
+}
+
+fn field(bed: &TestBed, ns: &str, what: &str, path: &str) -> String {
+    jsonpath(bed, ns, what, &format!("{{{path}}}"))
+}
+
+fn run_now(bed: &TestBed, ns: &str, name: &str, value: &str) {
+    let out = bed.kubectl(&[
+        "annotate",
+        "-n",
+        ns,
+        &format!("drill/{name}"),
+        &format!("connectgr.io/run-now={value}"),
+        "--overwrite",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn wait_result(bed: &TestBed, ns: &str, name: &str, secs: u64) -> String {
+    let what = format!("drill/{name}");
+    eventually(
+        Duration::from_secs(secs),
+        &format!("{what} has a last run"),
+        || async { !field(bed, ns, &what, ".status.lastRun.result").is_empty() },
+    )
+    .await;
+    field(bed, ns, &what, ".status.lastRun.result")
+}
+
+/// The reasons of the Events on an object (empty without events.k8s.io).
+fn event_reasons(bed: &TestBed, ns: &str, name: &str) -> Vec<String> {
+    let out = bed.kubectl(&["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["regarding"]["name"] == name)
+                .filter_map(|e| e["reason"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_on_demand_shifts_holds_reverts_by_itself_and_reports_succeeded() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-drill-demand");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let _ctl = controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let east = connect(&emu.url, "us-east-1").await;
+    let generation = field(bed, &ns, "tdist/split", ".metadata.generation");
+    apply(bed, &ns, &drill_yaml("monthly", "  holdSeconds: 8\n"));
+    wait_ready(bed, &ns, "drill/monthly", "30s");
+    assert_eq!(
+        east_split(&east, &arn).await,
+        Some((0, 0)),
+        "nothing moves before a run"
+    );
+
+    run_now(bed, &ns, "monthly", "1");
+    eventually(Duration::from_secs(60), "the drill holds", || async {
+        field(bed, &ns, "drill/monthly", ".status.phase") == "Holding"
+    })
+    .await;
+    assert_eq!(
+        east_split(&east, &arn).await,
+        Some((100, 100)),
+        "held at the target"
+    );
+    assert_eq!(
+        field(bed, &ns, "tdist/split", ".status.rollout.phase"),
+        "Drill"
+    );
+    let hold_end = field(bed, &ns, "drill/monthly", ".status.current.holdEnd");
+    assert!(!hold_end.is_empty(), "the hold's end is recorded");
+
+    assert_eq!(wait_result(bed, &ns, "monthly", 90).await, "Succeeded");
+    assert_eq!(east_split(&east, &arn).await, Some((0, 0)), "reverted");
+    assert_eq!(field(bed, &ns, "drill/monthly", ".status.phase"), "Idle");
+    let last = |f: &str| field(bed, &ns, "drill/monthly", &format!(".status.lastRun.{f}"));
+    assert_eq!(last("trigger"), "run-now");
+    assert!(last("holdSeconds").parse::<i64>().unwrap() >= 8);
+    assert!(!last("shiftSeconds").is_empty() && !last("revertSeconds").is_empty());
+    assert_eq!(last("revertedTo"), "T 100/0 A 100/0");
+    assert_eq!(
+        field(bed, &ns, "tdist/split", ".metadata.generation"),
+        generation,
+        "the distribution's spec is untouched"
+    );
+    wait_ready(bed, &ns, "tdist/split", "30s");
+    assert_eq!(field(bed, &ns, "tdist/split", ".status.rollout.phase"), "");
+    if bed.has_core_apis() {
+        eventually(Duration::from_secs(30), "Events published", || async {
+            let ev = event_reasons(bed, &ns, "monthly");
+            ev.contains(&"DrillStarted".to_string()) && ev.contains(&"DrillSucceeded".to_string())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_gate_that_fails_while_holding_reverts_early_as_aborted() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-drill-abort");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let _ctl = controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let east = connect(&emu.url, "us-east-1").await;
+    apply(
+        bed,
+        &ns,
+        &drill_yaml(
+            "gated",
+            "  holdSeconds: 600\n  abortIf:\n  - {name: enough-agents, agentsAvailable: {min: 1}}\n",
+        ),
+    );
+    wait_ready(bed, &ns, "drill/gated", "30s");
+    run_now(bed, &ns, "gated", "1");
+    eventually(Duration::from_secs(60), "the drill holds", || async {
+        field(bed, &ns, "drill/gated", ".status.phase") == "Holding"
+    })
+    .await;
+    presence(&emu.url, r#"{"region":"us-east-1","availableFraction":0}"#);
+    assert_eq!(wait_result(bed, &ns, "gated", 60).await, "Aborted");
+    assert_eq!(
+        east_split(&east, &arn).await,
+        Some((0, 0)),
+        "reverted early"
+    );
+    let reason = field(bed, &ns, "drill/gated", ".status.lastRun.reason");
+    assert!(reason.contains("enough-agents"), "{reason}");
+    let gates = field(
+        bed,
+        &ns,
+        "drill/gated",
+        ".status.lastRun.steps[*].gates[*].result",
+    );
+    assert!(
+        gates.contains("Fail"),
+        "the failing gate is in the report: {gates}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distribution_not_at_its_declared_split_is_skipped_and_nothing_moves() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-drill-skip");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let _ctl = controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    apply(
+        bed,
+        &ns,
+        &format!(
+            "{}  driftPolicy: Report\n",
+            split(0, "    stepPercent: 100\n")
+        ),
+    );
+    wait_ready(bed, &ns, "tdist/split", "30s");
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let west = connect(&emu.url, "us-west-2").await;
+    crate::e2e_drift::set_telephony_by_hand(&west, &arn, 70).await;
+    eventually(Duration::from_secs(30), "the drift is reported", || async {
+        !field(bed, &ns, "tdist/split", ".status.drift.firstSeenTime").is_empty()
+    })
+    .await;
+    apply(bed, &ns, &drill_yaml("monthly", "  holdSeconds: 60\n"));
+    let mark = Mark::now(&emu.url);
+    run_now(bed, &ns, "monthly", "1");
+    assert_eq!(wait_result(bed, &ns, "monthly", 60).await, "Skipped");
+    let reason = field(bed, &ns, "drill/monthly", ".status.lastRun.reason");
+    assert!(
+        reason.contains("not Ready") || reason.contains("outside the controller"),
+        "{reason}"
+    );
+    assert_eq!(
+        ok_count(&mark.calls(), "UpdateTrafficDistribution"),
+        0,
+        "nothing moves"
+    );
+    assert_eq!(field(bed, &ns, "drill/monthly", ".status.phase"), "Idle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_every_minute_schedule_starts_a_run_by_itself() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-drill-cron");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let _ctl = controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    apply(
+        bed,
+        &ns,
+        &drill_yaml("often", "  schedule: \"* * * * *\"\n  holdSeconds: 2\n"),
+    );
+    eventually(Duration::from_secs(30), "the next run is shown", || async {
+        !field(bed, &ns, "drill/often", ".status.nextRunTime").is_empty()
+    })
+    .await;
+    assert_eq!(wait_result(bed, &ns, "often", 150).await, "Succeeded");
+    assert_eq!(
+        field(bed, &ns, "drill/often", ".status.lastRun.trigger"),
+        "schedule"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_while_holding_reverts_on_time_to_the_split_declared_then() {
+    let bed = TestBed::shared();
+    let ns = bed.namespace("e2e-drill-restart");
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(&dir);
+    let ctl = controller(bed, &ns, &emu.url);
+    setup(bed, &ns, &emu.url).await;
+    let arn = group_arn(bed, &ns, "overflow").await;
+    let east = connect(&emu.url, "us-east-1").await;
+    apply(bed, &ns, &drill_yaml("monthly", "  holdSeconds: 15\n"));
+    wait_ready(bed, &ns, "drill/monthly", "30s");
+    run_now(bed, &ns, "monthly", "1");
+    eventually(Duration::from_secs(60), "the drill holds", || async {
+        field(bed, &ns, "drill/monthly", ".status.phase") == "Holding"
+    })
+    .await;
+    let hold_end: jiff::Timestamp = field(bed, &ns, "drill/monthly", ".status.current.holdEnd")
+        .parse()
+        .unwrap();
+    drop(ctl);
+    // A change of the declared split in Git while the drill holds (and the controller is down).
+    apply(bed, &ns, &split(30, "    stepPercent: 100\n"));
+    let _ctl: Proc = controller(bed, &ns, &emu.url);
+    assert_eq!(wait_result(bed, &ns, "monthly", 90).await, "Succeeded");
+    assert_eq!(
+        east_split(&east, &arn).await,
+        Some((30, 30)),
+        "reverted to the new declared split"
+    );
+    let reverted: jiff::Timestamp = field(bed, &ns, "drill/monthly", ".status.lastRun.revertStart")
+        .parse()
+        .unwrap();
+    assert!(
+        reverted >= hold_end,
+        "the revert began at {reverted}, before the hold's end {hold_end}"
+    );
+    assert!(
+        reverted.as_second() - hold_end.as_second() <= 30,
+        "the revert began at {reverted}, long after the hold's end {hold_end}"
+    );
+    assert_eq!(
+        field(bed, &ns, "drill/monthly", ".status.lastRun.revertedTo"),
+        "T 70/30 A 70/30"
+    );
+    wait_ready(bed, &ns, "tdist/split", "30s");
+}
