@@ -100,6 +100,9 @@ async fn read_back(client: &kube::Client, ns: &str, file: &Path) {
         "AgentMembership" => assert_read_back::<AgentMembership>(client, ns, file).await,
         "TrafficDistribution" => assert_read_back::<TrafficDistribution>(client, ns, file).await,
         "CallerDenylist" => assert_read_back::<CallerDenylist>(client, ns, file).await,
+        "FailoverDrill" => {
+            assert_read_back::<connect_gr::api::FailoverDrill>(client, ns, file).await
+        }
         k => panic!("unexpected kind {k}"),
     }
 }
@@ -267,7 +270,7 @@ async fn printer_columns_show_status() {
     }
     let wide = tb.kubectl_ok(&["get", "tdist", "-n", &ns, "-o", "wide"]);
     assert!(wide.contains("SERVED-BY"), "{wide}");
-    // the category lists all five kinds
+    // the category lists every kind
     let all = tb.kubectl_ok(&["get", "connectgr", "-n", &ns, "-o", "name"]);
     assert_eq!(all.lines().count(), examples().len(), "{all}");
     // kstatus: kubectl wait sees Ready
