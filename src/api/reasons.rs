@@ -119,3 +119,5 @@ pub const DRILL_FAILED: &str = "DrillFailed";
 pub const DRILL_REVERTED: &str = "DrillReverted";
 /// Condition reason while a run is on (drill and distribution).
 pub const DRILL_RUNNING: &str = "DrillRunning";
+/// A drill's target is the split its distribution declares (a check admission cannot make).
+pub const INVALID_TARGET: &str = "InvalidTarget";

@@ -238,6 +238,17 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
     }
     status.phase = DrillPhase::Idle;
     status.current = None;
+    // The one admission check that needs the distribution: a drill that would move nothing.
+    if let Some(td) = f.distribution
+        && let Err(e) = crate::api::validate_drill::against_distribution(&f.drill.spec, &td.spec)
+    {
+        if let Some(Trigger::RunNow(v)) = &trigger {
+            status.last_handled_run_now = Some(v.clone());
+        }
+        let mut plan = idle(f, status, notes);
+        plan.ending.verdict = Verdict::stalled(reasons::INVALID_TARGET, e.to_string());
+        return Decided::Plan(Box::new(plan));
+    }
     let Some(trigger) = trigger else {
         return Decided::Plan(Box::new(idle(f, status, notes)));
     };

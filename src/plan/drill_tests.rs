@@ -561,3 +561,17 @@ fn the_distribution_works_towards_the_target_while_shifting_and_the_declared_spl
     assert!(eff.spec.rollout.is_none(), "the revert goes at once");
     assert!(overlay("other", &[d]).is_none());
 }
+
+#[test]
+fn a_target_equal_to_the_declared_split_is_stalled_with_the_field_and_never_runs() {
+    let d = drill(json!({"target": {"telephony": {W: 60, E: 40}}}));
+    let p = Case::new(with_run_now(d, "1")).plan(&FailoverDrillStatus::default());
+    assert!(p.start.is_none());
+    match &p.ending.verdict {
+        Verdict::Stalled { reason, message } => {
+            assert_eq!(reason, reasons::INVALID_TARGET);
+            assert!(message.contains("spec.target"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
