@@ -17,6 +17,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use super::gates::GateOutcome;
 use super::preflight_gate::{Findings, refuse};
 use super::{Ending, Note, Verdict};
+use crate::api::annotations::{ManagementPolicy, Pause, management_policy, pause};
 use crate::api::cron::{Cron, time_zone};
 use crate::api::failover_drill::{
     DrillPhase, DrillResult, DrillRun, DrillStep, FailoverDrill, FailoverDrillStatus, RUN_NOW,
@@ -403,6 +404,18 @@ fn refusal(f: &Facts<'_>, live: &Distribution) -> Option<String> {
             ));
         }
         None => return Some(format!("TrafficDistribution {dist} is not Ready yet")),
+    }
+    // A distribution that does not write (observe mode, paused) would never reach the target.
+    let notes = td.metadata.annotations.clone().unwrap_or_default();
+    if management_policy(&notes, false) == ManagementPolicy::Observe {
+        return Some(format!(
+            "TrafficDistribution {dist} is in observe mode: it would not move the split"
+        ));
+    }
+    if pause(&notes, f.now) != Pause::No {
+        return Some(format!(
+            "TrafficDistribution {dist} is paused (connectgr.io/paused)"
+        ));
     }
     if let Some(r) = st.and_then(|s| s.rollout.as_ref())
         && r.phase.as_deref() != Some("Complete")

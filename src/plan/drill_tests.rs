@@ -575,3 +575,24 @@ fn a_target_equal_to_the_declared_split_is_stalled_with_the_field_and_never_runs
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn a_distribution_in_observe_mode_is_skipped() {
+    let mut c = Case::new(with_run_now(drill(json!({})), "1"));
+    let mut d = td(json!({}));
+    d.metadata.annotations = Some(
+        [(
+            "connectgr.io/management-policy".to_string(),
+            "Observe".to_string(),
+        )]
+        .into(),
+    );
+    c.td = Some(d);
+    let p = c.plan(&FailoverDrillStatus::default());
+    assert!(p.start.is_none());
+    assert!(
+        p.status.runs[0].reason.contains("observe mode"),
+        "{}",
+        p.status.runs[0].reason
+    );
+}
