@@ -196,6 +196,17 @@ pub fn next_run(drill: &FailoverDrill, after: Timestamp) -> Option<Timestamp> {
     cron.next_after(after, &time_zone(&drill.spec.time_zone).ok()?)
 }
 
+/// Why the schedule or its time zone cannot be used, if they cannot.
+pub fn schedule_error(drill: &FailoverDrill) -> Option<String> {
+    let schedule = drill.spec.schedule.as_deref()?;
+    if let Err(e) = Cron::parse(schedule) {
+        return Some(format!("spec.schedule: {e}"));
+    }
+    time_zone(&drill.spec.time_zone)
+        .err()
+        .map(|e| format!("spec.timeZone: {e}"))
+}
+
 /// What starts a run this pass, if anything.
 enum Trigger {
     RunNow(String),
@@ -217,6 +228,18 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
     status.plan = None;
     let mut notes = Vec::new();
     let generation = f.drill.metadata.generation;
+    // What admission cannot check in full (CEL sees 5 fields, not their values).
+    if let Some(why) = schedule_error(f.drill) {
+        status.next_run_time = None;
+        let mut plan = idle(f, status, notes);
+        plan.ending.verdict = Verdict::stalled(reasons::INVALID_SCHEDULE, why);
+        if previous.current.is_none() {
+            return Decided::Plan(Box::new(plan));
+        }
+        // A run on goes on (and reverts) whatever the schedule says.
+        status = plan.status;
+        notes = plan.notes;
+    }
     // The schedule as it is now: a change of the spec recomputes the next run from now.
     let trigger = match trigger(f, &mut status, generation) {
         Ok(t) => t,

@@ -596,3 +596,19 @@ fn a_distribution_in_observe_mode_is_skipped() {
         p.status.runs[0].reason
     );
 }
+
+#[test]
+fn a_schedule_admission_let_through_but_cron_cannot_read_is_stalled_with_the_field() {
+    for (schedule, tz) in [("99 3 * * *", "UTC"), ("0 3 * * 2", "Mars/Olympus_Mons")] {
+        let d = drill(json!({"schedule": schedule, "timeZone": tz}));
+        let p = Case::new(d).plan(&FailoverDrillStatus::default());
+        match &p.ending.verdict {
+            Verdict::Stalled { reason, message } => {
+                assert_eq!(reason, reasons::INVALID_SCHEDULE);
+                assert!(message.starts_with("spec."), "{message}");
+            }
+            v => panic!("{schedule} {tz}: {v:?}"),
+        }
+        assert!(p.status.next_run_time.is_none());
+    }
+}

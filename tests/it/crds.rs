@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use connect_gr::api::validate::{self, msg};
+use connect_gr::api::validate_drill::msg as drill_msg;
 use connect_gr::api::*;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -323,6 +324,8 @@ const AGM: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {name: x}\nspec:\n";
 const TDIST: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {name: x}\nspec:\n";
+const DRILL: &str =
+    "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata: {name: x}\nspec:\n";
 const CDL: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: CallerDenylist\nmetadata: {name: x}\nspec:\n";
 
@@ -646,6 +649,31 @@ fn table() -> Vec<(Bad, &'static str)> {
             CDL,
             "  groupRef: {name: g}\n",
             "spec.tableName: Required value"
+        ),
+        // FailoverDrill (issue 22)
+        bad!(
+            "drill hold of zero",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 0\n",
+            drill_msg::HOLD_RANGE
+        ),
+        bad!(
+            "drill cron of four fields",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n  schedule: \"0 3 * *\"\n",
+            drill_msg::SCHEDULE_FIELDS
+        ),
+        bad!(
+            "drill time zone that is no IANA name",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n  schedule: \"0 3 * * 2\"\n  timeZone: \"Mars Standard\"\n",
+            drill_msg::TIME_ZONE
+        ),
+        bad!(
+            "drill reference into another namespace",
+            DRILL,
+            "  distributionRef: {name: other/split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n",
+            drill_msg::REF_NAME
         ),
     ]
 }
