@@ -7,9 +7,10 @@ use crate::api::common::STATUS_LIST_CAP;
 use crate::api::reasons;
 use crate::connect::{NamedId, UserInfo};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mode {
     /// Remove members that are not declared.
+    #[default]
     Exact,
     /// Only add; never remove.
     Additive,

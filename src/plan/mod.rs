@@ -13,6 +13,7 @@ pub mod group;
 pub mod group_pass;
 pub mod invariants;
 pub mod membership;
+pub mod membership_pass;
 pub mod preflight;
 pub mod preflight_gate;
 pub mod preflight_report;

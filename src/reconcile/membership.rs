@@ -1,28 +1,24 @@
-//! AgentMembership: resolve usernames and selectors cheaply (ListUsers / SearchUsers), diff
-//! against the group's members, associate and (Exact) disassociate as a rate-limited batch whose
-//! progress is written to status between windows.
+//! AgentMembership as its steps: desired (the declared usernames and selector), observe (the group
+//! is ACTIVE, A1; the declared agents resolved cheaply with ListUsers / SearchUsers; which are
+//! mirrored, A2; the group's members; what the group's other memberships declare; on the plan's
+//! request the instance's users, to name agents put in by hand), plan
+//! (`plan::membership_pass::decide`, pure: the diff, drift, the calls), execute (the planned
+//! associate and, Exact, disassociate calls as one rate-limited batch window, each recorded in the
+//! members cache as it lands; `plan::membership_pass::finish` records what landed) and status.
 
 use std::collections::{BTreeSet, HashSet};
 
+use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::steps::{Planned, Steps};
 use super::*;
-use crate::api::agent_membership::KeptMembers;
-use crate::api::annotations::RESUME as RESUME_ANNOTATION;
-use crate::api::{
-    AgentMembership, AgentMembershipStatus, MembershipMode, common::STATUS_LIST_CAP, reasons,
-};
+use crate::api::{AgentMembership, AgentMembershipStatus, MembershipMode};
 use crate::connect::{ConnectResult, Priority};
 use crate::plan::drift;
-use crate::plan::membership::{
-    DesiredAgents, Mode, Next, Progress, Resolution, diff, has_removal_candidates, resolve, verdict,
-};
-
-fn cap(mut v: Vec<String>) -> Vec<String> {
-    v.truncate(STATUS_LIST_CAP);
-    v
-}
+use crate::plan::membership::{DesiredAgents, Mode, Resolution, has_removal_candidates, resolve};
+use crate::plan::membership_pass::{self, Outcome, Seen};
 
 pub(super) fn desired_of(obj: &AgentMembership) -> DesiredAgents {
     let sel = obj.spec.selector.clone().unwrap_or_default();
@@ -68,7 +64,204 @@ pub(super) async fn resolve_agents(
     Ok(resolve(want, &users, &rps, &hgs))
 }
 
-pub(super) use super::membership_batch::{Batch, run_batch};
+pub(super) use super::membership_batch::run_batch;
+
+/// What a pass of a membership found: its group, and (once the group is ACTIVE, A1) what the
+/// decision reads.
+pub struct Observed {
+    group: GroupRef,
+    /// `Err`: the group is not ACTIVE yet (A1).
+    seen: Result<Seen, Verdict>,
+    /// When a members sweep in flight should end.
+    sweep_eta: Option<tokio::time::Instant>,
+    /// How the instance's users are read for this membership (the list `resolve_agents` read).
+    detailed: bool,
+}
+
+/// The users listing the plan may ask for, to name agents put in by hand.
+pub struct ReadUsers;
+
+pub struct Plan {
+    group: GroupRef,
+    sweep_eta: Option<tokio::time::Instant>,
+    /// `Err`: waiting for the group to be ACTIVE (the status with the group recorded).
+    pass: Result<membership_pass::Plan, (AgentMembershipStatus, Ending)>,
+}
+
+#[async_trait]
+impl Steps for AgentMembership {
+    type Desired = DesiredAgents;
+    type Observed = Observed;
+    type Read = ReadUsers;
+    type Plan = Plan;
+
+    fn desired(&self) -> DesiredAgents {
+        desired_of(self)
+    }
+
+    async fn observe(
+        &self,
+        engine: &Engine,
+        objects: &dyn Objects,
+        want: &DesiredAgents,
+    ) -> Result<Result<Observed, Ending>, PassError> {
+        let ns = self.namespace().unwrap_or_default();
+        let group = match resolve_group(objects, &ns, &self.spec.group_ref.name).await? {
+            Ok(g) => g,
+            Err(wait) => return Ok(Err(wait)),
+        };
+        let status = self.status.clone().unwrap_or_default();
+        let (seen, sweep_eta) = observe(engine, self, objects, &group, want, &status).await?;
+        Ok(Ok(Observed {
+            group,
+            seen,
+            sweep_eta,
+            detailed: want.has_selector(),
+        }))
+    }
+
+    async fn observe_more(
+        &self,
+        engine: &Engine,
+        observed: &mut Observed,
+        _read: ReadUsers,
+    ) -> Result<(), PassError> {
+        let group = &observed.group;
+        let users = engine
+            .instance_users(
+                &group.source_region,
+                &group.instance_id,
+                observed.detailed,
+                Priority::Background,
+                engine.resync / 2,
+            )
+            .await?;
+        if let Ok(seen) = &mut observed.seen {
+            seen.users = Some(users);
+        }
+        Ok(())
+    }
+
+    fn plan(
+        &self,
+        engine: &Engine,
+        _desired: &DesiredAgents,
+        observed: &Observed,
+        previous: &AgentMembershipStatus,
+        _withheld: bool,
+        now: Timestamp,
+    ) -> Planned<Plan, ReadUsers> {
+        let group = &observed.group;
+        let mut status = previous.clone();
+        record_group(&mut status, group);
+        let seen = match &observed.seen {
+            Ok(seen) => seen,
+            Err(v) => {
+                return Planned::Final(Plan {
+                    group: group.clone(),
+                    sweep_eta: None,
+                    pass: Err((
+                        status,
+                        Ending::new(v.clone(), std::time::Duration::from_secs(1)),
+                    )),
+                });
+            }
+        };
+        let hash = spec_hash(self);
+        let decided = membership_pass::decide(membership_pass::Facts {
+            seen,
+            status: &status,
+            generation_applied: self.metadata.generation == previous.observed_generation,
+            spec_hash: &hash,
+            policy: self.spec.drift_policy.unwrap_or(engine.drift_policy),
+            pause_seconds: self.spec.drift_pause_seconds,
+            resume: drift::resume_requested(
+                self.metadata.annotations.as_ref(),
+                previous.last_handled_resume.as_deref(),
+            ),
+            instance_id: &group.instance_id,
+            replica_region: &group.replica_region,
+            resync: engine.resync,
+            now,
+        });
+        match decided {
+            membership_pass::Decided::NeedUsers => Planned::Read(ReadUsers),
+            membership_pass::Decided::Plan(p) => Planned::Final(Plan {
+                group: group.clone(),
+                sweep_eta: observed.sweep_eta,
+                pass: Ok(p),
+            }),
+        }
+    }
+
+    fn planned_calls(plan: &Plan) -> Vec<String> {
+        let Ok(p) = &plan.pass else {
+            return vec![];
+        };
+        let g = &plan.group;
+        p.calls()
+            .into_iter()
+            .map(|(assoc, id)| {
+                let op = if assoc {
+                    "AssociateTrafficDistributionGroupUser"
+                } else {
+                    "DisassociateTrafficDistributionGroupUser"
+                };
+                format!("[{}] {op} {} user={id}", g.source_region, g.arn)
+            })
+            .collect()
+    }
+
+    fn status_step(plan: &Plan) -> (AgentMembershipStatus, Vec<Note>, Ending) {
+        match &plan.pass {
+            Ok(p) => p.before.clone(),
+            Err((status, ending)) => (status.clone(), vec![], ending.clone()),
+        }
+    }
+
+    async fn execute(
+        &self,
+        engine: &Engine,
+        _objects: &dyn Objects,
+        plan: &Plan,
+        status: &mut AgentMembershipStatus,
+        notes: &mut Vec<Note>,
+        _now: Timestamp,
+    ) -> Result<Option<Ending>, PassError> {
+        let Ok(p) = &plan.pass else {
+            return Ok(None);
+        };
+        let group = &plan.group;
+        let batch = run_batch(engine, group, p.calls()).await;
+        if p.correcting.is_some() {
+            crate::metrics::drift("AgentMembership", "members");
+        }
+        let landed = membership_pass::Landed {
+            added: batch.added,
+            removed: batch.removed,
+            not_found: batch.not_found,
+            error: batch
+                .first_error
+                .as_ref()
+                .map(|e| (e.class() == ErrorClass::Terminal, e.to_string())),
+        };
+        let sweep_left = plan
+            .sweep_eta
+            .map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()));
+        let (after, all_notes, outcome) = engine.with_members(&group.arn, |members| {
+            membership_pass::finish(p, &landed, members, sweep_left)
+        });
+        *status = after;
+        *notes = all_notes;
+        match outcome {
+            Outcome::End(ending) => Ok(Some(ending)),
+            Outcome::Failed => Err(batch
+                .first_error
+                .expect("a failed batch has an error")
+                .into()),
+        }
+    }
+}
 
 pub async fn apply(
     engine: &Engine,
@@ -76,213 +269,9 @@ pub async fn apply(
     objects: &dyn Objects,
     now: Timestamp,
 ) -> Pass<AgentMembershipStatus> {
-    let mut status = obj.status.clone().unwrap_or_default();
-    let mut notes = Vec::new();
-    let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
-    crate::metrics::objects::membership(obj, &status, engine.resync);
-    Pass {
-        status,
-        notes,
-        result,
-    }
-}
-
-async fn steps(
-    engine: &Engine,
-    obj: &AgentMembership,
-    objects: &dyn Objects,
-    now: Timestamp,
-    status: &mut AgentMembershipStatus,
-    notes: &mut Vec<Note>,
-) -> Result<Ending, PassError> {
-    let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
-        Ok(g) => g,
-        Err(wait) => return Ok(wait),
-    };
-    record_group(status, &group);
-    let want = desired_of(obj);
-    let seen = match observe(engine, obj, objects, &group, &want, status).await? {
-        Ok(seen) => seen,
-        Err(wait) => return Ok(wait),
-    };
-    let plan = engine.with_members(&group.arn, |current| {
-        diff(
-            &seen.desired_ids,
-            &seen.declared_by_others,
-            current,
-            seen.mode,
-        )
-    });
-    let (decision, split) = drift_decision(engine, obj, status, &group, &seen, &plan, now).await?;
-    let resume = drift::resume_requested(
-        obj.metadata.annotations.as_ref(),
-        status.last_handled_resume.as_deref(),
-    )
-    .map(str::to_string);
-    // What this pass sends: everything, unless a change made outside is being left alone.
-    let (todo, held) = match &decision {
-        drift::Decision::Report { drift, new } => {
-            if *new {
-                notes.push(Note::warning(
-                    reasons::DRIFT_DETECTED,
-                    drift.message.clone(),
-                ));
-            }
-            (split.now.clone(), Some(drift.clone()))
-        }
-        drift::Decision::Correct { drift, new, .. } => {
-            if *new {
-                notes.push(Note::warning(
-                    reasons::DRIFT_DETECTED,
-                    drift.message.clone(),
-                ));
-            }
-            (plan.clone(), None)
-        }
-        drift::Decision::InSync => {
-            if let Some(d) = status.drift.take() {
-                let why = if split.outside.is_empty() {
-                    "the group's members are as the controller keeps them again"
-                } else {
-                    "the spec changed; it is applied"
-                };
-                notes.push(Note::normal(
-                    reasons::DRIFT_RESOLVED,
-                    format!(
-                        "{why} (reported: {})",
-                        drift::describe(&d.changes, d.total as usize)
-                    ),
-                ));
-            }
-            (plan.clone(), None)
-        }
-    };
-    let batch = run_batch(engine, &group, todo.calls()).await;
-    // The declared agents the controller keeps: those that are members now, those taken out by
-    // hand that are being left alone (still kept: they come back when corrected), and those it
-    // is taking out and has not yet (so the rest of a batch is never mistaken for drift).
-    let kept: Vec<String> = engine.with_members(&group.arn, |members| {
-        seen.desired_ids
-            .iter()
-            .filter(|id| members.contains(*id))
-            .chain(todo.disassociate.iter().filter(|id| members.contains(*id)))
-            .chain(held.iter().flat_map(|_| split.outside.associate.iter()))
-            .cloned()
-            .collect()
-    });
-    let (count, fingerprints) = drift::encode_kept(&kept);
-    status.kept_members = Some(KeptMembers {
-        count,
-        fingerprints,
-    });
-    let failed = batch.first_error.is_some();
-    match &decision {
-        drift::Decision::Correct { drift, why, .. } => {
-            status.drift = None;
-            crate::metrics::drift("AgentMembership", "members");
-            let how = match why {
-                drift::Why::PauseOver => {
-                    format!("after driftPauseSeconds {}", obj.spec.drift_pause_seconds)
-                }
-                drift::Why::Resumed => format!("on {RESUME_ANNOTATION}"),
-            };
-            notes.push(Note::warning(
-                reasons::DRIFT_CORRECTED,
-                format!(
-                    "group membership {} ({how}); restoring it",
-                    drift::describe(&drift.changes, drift.total as usize)
-                ),
-            ));
-            if !failed || !matches!(why, drift::Why::Resumed) {
-                status.last_handled_resume = resume.or(status.last_handled_resume.take());
-            }
-        }
-        _ => status.last_handled_resume = resume.or(status.last_handled_resume.take()),
-    }
-    if held.is_some() {
-        // Recorded before the batch's outcome is: a failed pass keeps the pause's start.
-        status.drift = held.clone();
-    }
-    let ending = report(engine, status, notes, &group, &seen, &todo, batch)?;
-    let Some(d) = held else {
-        return Ok(ending);
-    };
-    let after = drift::recheck_after(&d, now, engine.resync);
-    let message = d.message;
-    Ok(match ending.verdict {
-        // Nothing else to do: the object stands as drifted (not in progress, not failed).
-        Verdict::Ready(_) => Ending::new(
-            Verdict::progressing(reasons::DRIFT_DETECTED, message),
-            after,
-        ),
-        // Work of its own still goes on; status.drift says what is left alone meanwhile.
-        v => Ending::new(v, ending.requeue.min(after)),
-    })
-}
-
-/// Splits the diff into the controller's own work and changes made outside it, and decides about
-/// the latter (policy, pause, resume; a spec change wins).
-async fn drift_decision(
-    engine: &Engine,
-    obj: &AgentMembership,
-    status: &AgentMembershipStatus,
-    group: &GroupRef,
-    seen: &Seen,
-    plan: &crate::plan::membership::MembershipDiff,
-    now: Timestamp,
-) -> Result<(drift::Decision, drift::MembershipSplit), PassError> {
-    let kept = status
-        .kept_members
-        .as_ref()
-        .map(|k| drift::decode_kept(&k.fingerprints));
-    let split = drift::split_membership(plan, kept.as_ref());
-    // Agents put in by hand are not declared: their names come from the instance's users.
-    let others = if split.outside.disassociate.is_empty() {
-        None
-    } else {
-        Some(
-            engine
-                .instance_users(
-                    &group.source_region,
-                    &group.instance_id,
-                    // the list resolve_agents read (and cached) for this membership
-                    desired_of(obj).has_selector(),
-                    Priority::Background,
-                    engine.resync / 2,
-                )
-                .await?,
-        )
-    };
-    let name_of = |id: &str| {
-        seen.resolution
-            .ids
-            .get(id)
-            .cloned()
-            .or_else(|| {
-                others
-                    .as_ref()
-                    .and_then(|u| u.iter().find(|u| u.id == id).map(|u| u.username.clone()))
-            })
-            .unwrap_or_else(|| id.to_string())
-    };
-    let changes = drift::membership_changes(&split.outside, name_of);
-    let hash = spec_hash(obj);
-    let decision = drift::decide(drift::Facts {
-        changes,
-        generation_applied: obj.metadata.generation == status.observed_generation,
-        spec_hash: &hash,
-        previous: status.drift.as_ref(),
-        policy: obj.spec.drift_policy.unwrap_or(engine.drift_policy),
-        pause_seconds: obj.spec.drift_pause_seconds,
-        now,
-        resume: drift::resume_requested(
-            obj.metadata.annotations.as_ref(),
-            status.last_handled_resume.as_deref(),
-        )
-        .is_some(),
-    });
-    Ok((decision, split))
+    let pass = super::steps::run(engine, objects, obj, now).await;
+    crate::metrics::objects::membership(obj, &pass.status, engine.resync);
+    pass
 }
 
 /// The spec less the drift settings: changing only driftPolicy or driftPauseSeconds during a
@@ -301,23 +290,9 @@ fn record_group(status: &mut AgentMembershipStatus, group: &GroupRef) {
     status.region = Some(group.source_region.clone());
 }
 
-/// What a pass knows before it plans.
-struct Seen {
-    mode: Mode,
-    resolution: Resolution,
-    /// Declared agents that are users of both regions (A2): the ones to associate.
-    desired_ids: BTreeSet<String>,
-    /// Declared agents not mirrored to the replica yet, by username.
-    pending: Vec<String>,
-    /// What the group's other live memberships declare (read only when this one could remove).
-    declared_by_others: BTreeSet<String>,
-    /// When a members sweep in flight should end.
-    sweep_eta: Option<tokio::time::Instant>,
-}
-
 /// Reads what the plan needs: the group is ACTIVE (A1), the declared agents resolved, which are
 /// mirrored (A2), the group's members, and (Exact, when someone could be removed) what the other
-/// memberships of the group declare.
+/// memberships of the group declare. `Err(verdict)`: the group is not ACTIVE.
 async fn observe(
     engine: &Engine,
     obj: &AgentMembership,
@@ -325,7 +300,7 @@ async fn observe(
     group: &GroupRef,
     want: &DesiredAgents,
     status: &AgentMembershipStatus,
-) -> Result<Result<Seen, Ending>, PassError> {
+) -> Result<(Result<Seen, Verdict>, Option<tokio::time::Instant>), PassError> {
     // A pass over a Ready object whose spec was already applied is a drift check: its reads go
     // at background priority (within the budget) and reuse what other memberships just read.
     // A drift check also while a reported drift waits for its correction.
@@ -349,7 +324,7 @@ async fn observe(
         .describe_group(&group.source_region, &group.arn, priority)
         .await?;
     if let Some(v) = crate::plan::group::until_active(&info.status, "A1") {
-        return Ok(Err(Ending::new(v, std::time::Duration::from_secs(1))));
+        return Ok((Err(v), None));
     }
     let resolution = resolve_agents(engine, group, want, priority, users_max_age).await?;
     let replica_users = engine
@@ -393,14 +368,22 @@ async fn observe(
     } else {
         BTreeSet::new()
     };
-    Ok(Ok(Seen {
-        mode,
-        resolution,
-        desired_ids,
-        pending,
-        declared_by_others,
+    let members = engine.with_members(&group.arn, |current| current.clone());
+    let sweep_left =
+        sweep_eta.map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()));
+    Ok((
+        Ok(Seen {
+            mode,
+            resolution,
+            desired_ids,
+            pending,
+            declared_by_others,
+            members,
+            sweep_left,
+            users: None,
+        }),
         sweep_eta,
-    }))
+    ))
 }
 
 /// The user ids the group's other live memberships declare. A failed read of the memberships is
@@ -430,90 +413,6 @@ pub(super) async fn declared_by_others(
         }
     }
     Ok(ids)
-}
-
-/// Records what the batch did in status and says where the membership stands.
-fn report(
-    engine: &Engine,
-    status: &mut AgentMembershipStatus,
-    notes: &mut Vec<Note>,
-    group: &GroupRef,
-    seen: &Seen,
-    plan: &crate::plan::membership::MembershipDiff,
-    batch: Batch,
-) -> Result<Ending, PassError> {
-    let resolution = &seen.resolution;
-    // A2: not (yet) a user of the source/replica: report as pending.
-    let mut pending_names = seen.pending.clone();
-    pending_names.extend(batch.not_found.iter().map(|id| {
-        resolution
-            .ids
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| id.clone())
-    }));
-    pending_names.sort();
-    pending_names.dedup();
-    let associated = engine.with_members(&group.arn, |members| {
-        resolution
-            .ids
-            .keys()
-            .filter(|id| members.contains(*id))
-            .count()
-    });
-    let desired_count = resolution.ids.len();
-    let mut unknown = resolution.unknown_users.clone();
-    unknown.extend(
-        resolution
-            .unknown_selectors
-            .iter()
-            .map(|s| format!("selector:{s}")),
-    );
-    status.desired = Some(desired_count as i32);
-    status.associated_count = Some(associated as i32);
-    status.associated = Some(format!("{associated}/{desired_count}"));
-    status.pending_count = Some(pending_names.len() as i32);
-    status.pending = cap(pending_names.clone());
-    status.unknown = cap(unknown.clone());
-    status.removed_count = Some(status.removed_count.unwrap_or(0) + batch.removed as i32);
-
-    let (added, removed) = (batch.added, batch.removed);
-    if added + removed > 0 {
-        notes.push(Note::normal(
-            reasons::MEMBERSHIP_UPDATED,
-            format!("associated {added}, disassociated {removed} ({associated}/{desired_count})"),
-        ));
-    }
-    if let Some(e) = batch.first_error {
-        if e.class() != ErrorClass::Terminal && added + removed > 0 {
-            // Progress was made: it is in status; keep going rather than backing off.
-            return Ok(Ending::wait(
-                reasons::ASSOCIATING,
-                format!("{associated}/{desired_count} associated; retrying: {e}"),
-            ));
-        }
-        return Err(e.into());
-    }
-    let progress = Progress {
-        remaining: plan.associate.len() + plan.disassociate.len() - added - removed,
-        unknown,
-        pending: pending_names,
-        associated,
-        desired: desired_count,
-    };
-    let (verdict, next) = verdict(&progress, &group.instance_id, &group.replica_region);
-    // A drift sweep in flight: look again as soon as it should be done, to act on what it found.
-    let after_sweep = seen
-        .sweep_eta
-        .map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()))
-        .map(|d| (d + std::time::Duration::from_millis(500)).min(engine.resync))
-        .unwrap_or(engine.resync);
-    let requeue = match next {
-        Next::Continue => std::time::Duration::from_millis(200),
-        Next::Replication => std::time::Duration::from_secs(5),
-        Next::Resync => after_sweep,
-    };
-    Ok(Ending::new(verdict, requeue))
 }
 
 pub use super::membership_cleanup::cleanup;
