@@ -286,36 +286,17 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
         let plan = skip_run(f, status, notes, why, Some(&trigger));
         return Decided::Plan(Box::new(plan));
     }
-    let id = format!(
-        "{}-{}",
-        f.now.strftime("%Y%m%dT%H%M%SZ"),
-        trigger.name().replace('-', "")
-    );
     let target = target_split(f.drill, live);
-    let run = DrillRun {
-        id: id.clone(),
-        trigger: trigger.name().into(),
-        start: at(f.now),
-        end: None,
-        result: None,
-        reason: String::new(),
-        from: Some(short(live, f.regions)),
-        reverted_to: None,
-        hold_start: None,
-        hold_end: None,
-        revert_start: None,
-        shift_seconds: None,
-        hold_seconds: None,
-        revert_seconds: None,
-        steps: vec![DrillStep {
-            phase: "Shifting".into(),
-            time: at(f.now),
-            split: Some(short(live, f.regions)),
-            gates: vec![],
-            agents_available: None,
-            oldest_contact_age_seconds: None,
-        }],
-    };
+    let mut run = new_run(f, trigger.name());
+    let id = run.id.clone();
+    run.steps.push(DrillStep {
+        phase: "Shifting".into(),
+        time: at(f.now),
+        split: Some(short(live, f.regions)),
+        gates: vec![],
+        agents_available: None,
+        oldest_contact_age_seconds: None,
+    });
     let message = format!(
         "run {id} ({}): shifting {} from {} to {}",
         trigger.name(),
@@ -480,7 +461,8 @@ fn refusal(f: &Facts<'_>, live: &Distribution) -> Option<String> {
     None
 }
 
-pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRun {
+/// A run starting now, by `trigger`, from the live split.
+fn new_run(f: &Facts<'_>, trigger: &str) -> DrillRun {
     DrillRun {
         id: format!(
             "{}-{}",
@@ -489,9 +471,9 @@ pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRu
         ),
         trigger: trigger.into(),
         start: at(f.now),
-        end: Some(at(f.now)),
-        result: Some(DrillResult::Skipped),
-        reason: reason.into(),
+        end: None,
+        result: None,
+        reason: String::new(),
         from: f.live.map(|l| short(l, f.regions)),
         reverted_to: None,
         hold_start: None,
@@ -501,6 +483,16 @@ pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRu
         hold_seconds: None,
         revert_seconds: None,
         steps: vec![],
+    }
+}
+
+/// A run that did not start: ended as it began, Skipped for `reason`.
+pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRun {
+    DrillRun {
+        end: Some(at(f.now)),
+        result: Some(DrillResult::Skipped),
+        reason: reason.into(),
+        ..new_run(f, trigger)
     }
 }
 

@@ -19,7 +19,6 @@ use crate::connect::{Distribution, Priority};
 use crate::plan::distribution::preferred_regions;
 use crate::plan::drill::{self, Decided, Figures, Plan, Read};
 use crate::plan::gates::GateOutcome;
-use crate::plan::preflight_gate::Findings;
 
 /// What a pass of a drill found.
 pub struct Observed {
@@ -188,11 +187,7 @@ impl Steps for FailoverDrill {
         now: Timestamp,
     ) -> Planned<Plan, Read> {
         let regions = o.regions();
-        let findings = match &o.preflight {
-            Err(why) => Findings::Unknown(why.clone()),
-            Ok(None) => Findings::NotManaged,
-            Ok(Some(p)) => Findings::Known(p),
-        };
+        let findings = super::distribution::findings(&o.preflight);
         let facts = drill::Facts {
             drill: self,
             distribution: o.distribution.as_ref(),
