@@ -34,6 +34,9 @@ pub const SHIFT_BUDGET: Duration = Duration::from_secs(300);
 pub const REVERT_BUDGET: Duration = Duration::from_secs(180);
 /// How often the gates are asked while shifting and holding.
 pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Longest an idle drill goes unlooked at (seconds): Connect's clock may jump (the emulator's
+/// virtual clock in a test), and a pass of an idle drill costs no call.
+pub const IDLE_LOOK: u64 = 60;
 /// Steps kept per run.
 pub const MAX_STEPS: usize = 20;
 
@@ -532,16 +535,16 @@ pub(super) fn idle(f: &Facts<'_>, status: FailoverDrillStatus, notes: Vec<Note>)
             let wait = (t.0.as_second() - f.now.as_second()).max(1) as u64;
             (
                 format!("idle; next run at {}", t.0),
-                Duration::from_secs(wait.min(300)),
+                Duration::from_secs(wait.min(IDLE_LOOK)),
             )
         }
         None if f.drill.spec.suspend => (
             "suspended; runs on demand only (connectgr.io/run-now)".to_string(),
-            Duration::from_secs(300),
+            Duration::from_secs(IDLE_LOOK),
         ),
         None => (
             "idle; runs on demand (connectgr.io/run-now)".to_string(),
-            Duration::from_secs(300),
+            Duration::from_secs(IDLE_LOOK),
         ),
     };
     let verdict = match status.last_run.as_ref().and_then(|r| r.result) {

@@ -29,6 +29,9 @@ pub struct Observed {
     live: Option<Distribution>,
     gates: Option<Vec<GateOutcome>>,
     figures: Option<Figures>,
+    /// Connect's time (its answers' `Date` headers): the schedule, the hold and every figure of
+    /// the run are on it, so the emulator's virtual clock moves them in a test.
+    now: Timestamp,
 }
 
 impl Observed {
@@ -52,7 +55,7 @@ impl Steps for FailoverDrill {
 
     async fn observe(
         &self,
-        _engine: &Engine,
+        engine: &Engine,
         objects: &dyn Objects,
         want: &FailoverDrillSpec,
     ) -> Result<Result<Observed, Ending>, PassError> {
@@ -103,6 +106,7 @@ impl Steps for FailoverDrill {
             live: None,
             gates: None,
             figures: None,
+            now: engine.connect.server_now(),
         }))
     }
 
@@ -184,7 +188,7 @@ impl Steps for FailoverDrill {
         o: &Observed,
         previous: &FailoverDrillStatus,
         withheld: bool,
-        now: Timestamp,
+        _now: Timestamp,
     ) -> Planned<Plan, Read> {
         let regions = o.regions();
         let findings = super::distribution::findings(&o.preflight);
@@ -198,7 +202,7 @@ impl Steps for FailoverDrill {
             gates: o.gates.as_deref(),
             figures: o.figures,
             observe: withheld,
-            now,
+            now: o.now,
         };
         match drill::decide(&facts, previous) {
             Decided::Read(Read::Split) if o.group.is_none() => {

@@ -260,3 +260,62 @@ async fn a_controller_killed_while_holding_reverts_on_time_to_the_split_declared
     );
     wait_ready(bed, ns, "tdist/split", "30s");
 }
+
+/// The emulator's clock as it answers `GET /_emulator/clock` (epoch seconds).
+fn emulator_now(url: &str) -> f64 {
+    let addr = url.trim_start_matches("http://");
+    let (status, _, body) =
+        crate::support::emulator::http_request(addr, "GET", "/_emulator/clock", &[], "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["now"]
+        .as_f64()
+        .unwrap()
+}
+
+fn advance_emulator(url: &str, seconds: f64) {
+    let addr = url.trim_start_matches("http://");
+    let (status, _, body) = crate::support::emulator::http_request(
+        addr,
+        "POST",
+        "/_emulator/clock",
+        &[("content-type", "application/json")],
+        &format!("{{\"advanceSeconds\": {seconds}}}"),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A weekly schedule is tested without waiting a week: the drill's schedule runs on Connect's
+/// clock (its answers' `Date` header), and the emulator's is moved to the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_schedule_runs_when_the_emulators_clock_reaches_it() {
+    let s = scenario("e2e-drill-week").await;
+    apply(
+        s.bed,
+        &s.ns,
+        &drill_yaml(
+            "weekly",
+            "  schedule: \"0 3 * * 2\"\n  timeZone: Europe/Berlin\n  holdSeconds: 2\n",
+        ),
+    );
+    eventually(Duration::from_secs(30), "the next run is shown", || async {
+        !s.field("drill/weekly", ".status.nextRunTime").is_empty()
+    })
+    .await;
+    let next: jiff::Timestamp = s
+        .field("drill/weekly", ".status.nextRunTime")
+        .parse()
+        .unwrap();
+    let ahead = next.as_second() as f64 - emulator_now(&s.emu.url);
+    assert!(ahead > 60.0, "the next run is {ahead} s away");
+    advance_emulator(&s.emu.url, ahead + 2.0);
+    assert_eq!(wait_result(s.bed, &s.ns, "weekly", 180).await, "Succeeded");
+    assert_eq!(
+        s.field("drill/weekly", ".status.lastRun.trigger"),
+        "schedule"
+    );
+    let started: jiff::Timestamp = s
+        .field("drill/weekly", ".status.lastRun.start")
+        .parse()
+        .unwrap();
+    assert!(started >= next, "started at {started}, before {next}");
+}
