@@ -65,7 +65,7 @@ pub struct Facts<'a> {
 pub enum Decided {
     /// Agents were put in by hand: read the instance's users to name them, then decide again.
     NeedUsers,
-    Plan(Plan),
+    Plan(Box<Plan>),
 }
 
 /// Everything the pass sends and records.
@@ -237,7 +237,7 @@ pub fn decide(f: Facts<'_>) -> Decided {
         Outcome::Failed => unreachable!("a batch without calls does not fail"),
     };
     plan.before = (status, notes, ending);
-    Decided::Plan(plan)
+    Decided::Plan(Box::new(plan))
 }
 
 impl Plan {

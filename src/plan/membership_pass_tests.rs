@@ -74,7 +74,7 @@ fn facts<'a>(seen: &'a Seen, status: &'a AgentMembershipStatus, policy: DriftPol
 
 fn plan_of(d: Decided) -> Plan {
     match d {
-        Decided::Plan(p) => p,
+        Decided::Plan(p) => *p,
         Decided::NeedUsers => panic!("the plan asked for the users"),
     }
 }

@@ -189,7 +189,7 @@ impl Steps for AgentMembership {
             membership_pass::Decided::Plan(p) => Planned::Final(Plan {
                 group: group.clone(),
                 sweep_eta: observed.sweep_eta,
-                pass: Ok(p),
+                pass: Ok(*p),
             }),
         }
     }
