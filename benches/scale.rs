@@ -143,6 +143,75 @@ fn manifests(agents: usize) -> String {
     out
 }
 
+/// After `after_s`, group 1's distribution is changed to 100/0 and reconciled at once, as the
+/// controller's watch of the spec change would (the steady loop leaves it alone meanwhile): the
+/// seconds until its pass returned with Connect's answer to UpdateTrafficDistribution.
+async fn failover(
+    engine: &connect_gr::reconcile::Engine,
+    world: &World,
+    after_s: f64,
+) -> anyhow::Result<f64> {
+    tokio::time::sleep(Duration::from_secs_f64(after_s)).await;
+    let name = format!("{}-split", object_name(1));
+    let far = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
+    let key = |d: &connect_gr::api::TrafficDistribution| connect_gr::local::Key::of(d);
+    let current = world
+        .distributions
+        .lock()
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some(name.as_str()))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no distribution {name}"))?;
+    world.due.lock().insert(key(&current), far);
+    world.apply_yaml(
+        &format!(
+            "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata:\n  name: {name}\nspec:\n  groupRef:\n    name: {}\n  telephony:\n    us-west-2: 100\n    us-east-1: 0\n  agents:\n    us-west-2: 100\n    us-east-1: 0\n",
+            object_name(1)
+        ),
+        "failover",
+    )?;
+    let obj = world
+        .distributions
+        .lock()
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some(name.as_str()))
+        .cloned()
+        .expect("just applied");
+    let t = Instant::now();
+    let out = connect_gr::reconcile::driver::run_pass(
+        engine,
+        world,
+        &obj,
+        k8s_openapi::jiff::Timestamp::now(),
+        0,
+    )
+    .await;
+    let took = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status
+            .last_applied
+            .as_ref()
+            .and_then(|a| a.telephony.as_ref())
+            .and_then(|t| t.get("us-west-2"))
+            == Some(&100),
+        "the failover did not land: {:?}",
+        out.verdict
+    );
+    if let Some(d) = world
+        .distributions
+        .lock()
+        .iter_mut()
+        .find(|d| d.metadata.name.as_deref() == Some(name.as_str()))
+    {
+        d.status = Some(out.status);
+    }
+    world
+        .due
+        .lock()
+        .insert(key(&obj), tokio::time::Instant::now());
+    Ok(took)
+}
+
 async fn run() -> anyhow::Result<()> {
     let quick = quick();
     let agents = agents_from_env(if quick { 2_000 } else { 20_000 });
@@ -200,25 +269,32 @@ async fn run() -> anyhow::Result<()> {
         .sum::<usize>();
     let needed_s = pages as f64 / quotas.quota("ListTrafficDistributionGroupUsers").0;
 
-    // Steady state: each object at its own requeue time, as in the controller.
+    // Steady state: each object at its own requeue time, as in the controller. Halfway through,
+    // a failover of one distribution (its spec changed, reconciled at once as the controller's
+    // watch would) runs next to the steady passes: how long until Connect took it.
     let before = to_ready.len();
     let t1 = Instant::now();
     let mut passes = 0;
-    while t1.elapsed().as_secs_f64() < window_s {
-        connect_gr::local::pass_due(&engine, &world, false).await;
-        passes += 1;
-        let next = world.due.lock().values().min().copied();
-        let wait = next
-            .map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
-            .unwrap_or_default()
-            .clamp(Duration::from_millis(20), Duration::from_secs_f64(resync_s));
-        tokio::time::sleep(wait).await;
-    }
+    let steady_loop = async {
+        while t1.elapsed().as_secs_f64() < window_s {
+            connect_gr::local::pass_due(&engine, &world, false).await;
+            passes += 1;
+            let next = world.due.lock().values().min().copied();
+            let wait = next
+                .map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(20), Duration::from_secs_f64(resync_s));
+            tokio::time::sleep(wait).await;
+        }
+    };
+    let (_, failover) = tokio::join!(steady_loop, failover(&engine, &world, window_s / 2.0));
+    let failover_s = failover?;
     let window = t1.elapsed().as_secs_f64();
     let steady: Vec<CallRecord> = emu.calls()?.into_iter().skip(before).collect();
     drop(emu);
     let per_production_hour = |n: f64| n / window * 3600.0 / scale;
-    let steady_writes = steady.iter().filter(|c| is_write(&c.operation)).count();
+    // The failover's own write is not steady-state traffic.
+    let steady_writes = steady.iter().filter(|c| is_write(&c.operation)).count() - 1;
     let steady_reads = steady.len() - steady_writes;
     let mut per_region_op: BTreeMap<String, usize> = BTreeMap::new();
     for c in steady.iter().filter(|c| !is_write(&c.operation)) {
@@ -262,6 +338,7 @@ async fn run() -> anyhow::Result<()> {
             "calls_to_ready_by_operation": ready_calls,
             "throttled_to_ready": to_ready.iter().filter(|c| c.status == 429).count(),
             "steady_writes": steady_writes,
+            "failover_under_load_s": round(failover_s, 3),
             "busiest_read_operation": busiest_op,
             "read_quota_fraction_by_region_operation": read_share,
             "steady_throttled": steady.iter().filter(|c| c.status == 429).count(),
@@ -300,5 +377,10 @@ async fn run() -> anyhow::Result<()> {
         format!("{busiest_op} {busiest_share:.3}"),
     );
     check("rss < 48 MiB", rss < 48.0, format!("{rss:.1} MiB"));
+    check(
+        "failover under load < 1 s",
+        failover_s < 1.0,
+        format!("{failover_s:.3} s"),
+    );
     Ok(())
 }

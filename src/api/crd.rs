@@ -548,13 +548,34 @@ fn caller_denylist(s: &mut Value) {
 
 fn failover_drill(s: &mut Value, pairs: &RegionPairs) {
     use super::validate_drill::{self as vd, msg as dmsg};
+    // CEL rules rather than `pattern`: the API server then answers with the message that says
+    // what is wrong, not the regular expression.
     merge(
         s,
         "spec.distributionRef.name",
-        json!({"minLength": 1, "maxLength": REFERENCE_NAME_MAX, "pattern": OBJECT_NAME_PATTERN}),
+        json!({"minLength": 1, "maxLength": REFERENCE_NAME_MAX}),
     );
-    merge(s, "spec.schedule", string(vd::SCHEDULE_PATTERN, 200));
-    merge(s, "spec.timeZone", string(vd::TIME_ZONE_PATTERN, 64));
+    let matches = |p: &str| format!("self.matches('{}')", cel_escape(p));
+    rule(
+        s,
+        "spec.distributionRef.name",
+        &matches(OBJECT_NAME_PATTERN),
+        dmsg::REF_NAME,
+    );
+    merge(s, "spec.schedule", json!({"maxLength": 200}));
+    rule(
+        s,
+        "spec.schedule",
+        &matches(vd::SCHEDULE_PATTERN),
+        dmsg::SCHEDULE_FIELDS,
+    );
+    merge(s, "spec.timeZone", json!({"maxLength": 64}));
+    rule(
+        s,
+        "spec.timeZone",
+        &matches(vd::TIME_ZONE_PATTERN),
+        dmsg::TIME_ZONE,
+    );
     percent_map(s, "spec.target.telephony", pairs);
     percent_map(s, "spec.target.agents", pairs);
     rule(

@@ -119,3 +119,7 @@ pub const DRILL_FAILED: &str = "DrillFailed";
 pub const DRILL_REVERTED: &str = "DrillReverted";
 /// Condition reason while a run is on (drill and distribution).
 pub const DRILL_RUNNING: &str = "DrillRunning";
+/// A drill's target is the split its distribution declares (a check admission cannot make).
+pub const INVALID_TARGET: &str = "InvalidTarget";
+/// A drill's schedule or time zone cannot be used (checks admission cannot make in full).
+pub const INVALID_SCHEDULE: &str = "InvalidSchedule";

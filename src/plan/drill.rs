@@ -17,6 +17,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use super::gates::GateOutcome;
 use super::preflight_gate::{Findings, refuse};
 use super::{Ending, Note, Verdict};
+use crate::api::annotations::{ManagementPolicy, Pause, management_policy, pause};
 use crate::api::cron::{Cron, time_zone};
 use crate::api::failover_drill::{
     DrillPhase, DrillResult, DrillRun, DrillStep, FailoverDrill, FailoverDrillStatus, RUN_NOW,
@@ -195,6 +196,17 @@ pub fn next_run(drill: &FailoverDrill, after: Timestamp) -> Option<Timestamp> {
     cron.next_after(after, &time_zone(&drill.spec.time_zone).ok()?)
 }
 
+/// Why the schedule or its time zone cannot be used, if they cannot.
+pub fn schedule_error(drill: &FailoverDrill) -> Option<String> {
+    let schedule = drill.spec.schedule.as_deref()?;
+    if let Err(e) = Cron::parse(schedule) {
+        return Some(format!("spec.schedule: {e}"));
+    }
+    time_zone(&drill.spec.time_zone)
+        .err()
+        .map(|e| format!("spec.timeZone: {e}"))
+}
+
 /// What starts a run this pass, if anything.
 enum Trigger {
     RunNow(String),
@@ -216,6 +228,18 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
     status.plan = None;
     let mut notes = Vec::new();
     let generation = f.drill.metadata.generation;
+    // What admission cannot check in full (CEL sees 5 fields, not their values).
+    if let Some(why) = schedule_error(f.drill) {
+        status.next_run_time = None;
+        let mut plan = idle(f, status, notes);
+        plan.ending.verdict = Verdict::stalled(reasons::INVALID_SCHEDULE, why);
+        if previous.current.is_none() {
+            return Decided::Plan(Box::new(plan));
+        }
+        // A run on goes on (and reverts) whatever the schedule says.
+        status = plan.status;
+        notes = plan.notes;
+    }
     // The schedule as it is now: a change of the spec recomputes the next run from now.
     let trigger = match trigger(f, &mut status, generation) {
         Ok(t) => t,
@@ -238,6 +262,17 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
     }
     status.phase = DrillPhase::Idle;
     status.current = None;
+    // The one admission check that needs the distribution: a drill that would move nothing.
+    if let Some(td) = f.distribution
+        && let Err(e) = crate::api::validate_drill::against_distribution(&f.drill.spec, &td.spec)
+    {
+        if let Some(Trigger::RunNow(v)) = &trigger {
+            status.last_handled_run_now = Some(v.clone());
+        }
+        let mut plan = idle(f, status, notes);
+        plan.ending.verdict = Verdict::stalled(reasons::INVALID_TARGET, e.to_string());
+        return Decided::Plan(Box::new(plan));
+    }
     let Some(trigger) = trigger else {
         return Decided::Plan(Box::new(idle(f, status, notes)));
     };
@@ -392,6 +427,18 @@ fn refusal(f: &Facts<'_>, live: &Distribution) -> Option<String> {
             ));
         }
         None => return Some(format!("TrafficDistribution {dist} is not Ready yet")),
+    }
+    // A distribution that does not write (observe mode, paused) would never reach the target.
+    let notes = td.metadata.annotations.clone().unwrap_or_default();
+    if management_policy(&notes, false) == ManagementPolicy::Observe {
+        return Some(format!(
+            "TrafficDistribution {dist} is in observe mode: it would not move the split"
+        ));
+    }
+    if pause(&notes, f.now) != Pause::No {
+        return Some(format!(
+            "TrafficDistribution {dist} is paused (connectgr.io/paused)"
+        ));
     }
     if let Some(r) = st.and_then(|s| s.rollout.as_ref())
         && r.phase.as_deref() != Some("Complete")

@@ -561,3 +561,54 @@ fn the_distribution_works_towards_the_target_while_shifting_and_the_declared_spl
     assert!(eff.spec.rollout.is_none(), "the revert goes at once");
     assert!(overlay("other", &[d]).is_none());
 }
+
+#[test]
+fn a_target_equal_to_the_declared_split_is_stalled_with_the_field_and_never_runs() {
+    let d = drill(json!({"target": {"telephony": {W: 60, E: 40}}}));
+    let p = Case::new(with_run_now(d, "1")).plan(&FailoverDrillStatus::default());
+    assert!(p.start.is_none());
+    match &p.ending.verdict {
+        Verdict::Stalled { reason, message } => {
+            assert_eq!(reason, reasons::INVALID_TARGET);
+            assert!(message.contains("spec.target"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn a_distribution_in_observe_mode_is_skipped() {
+    let mut c = Case::new(with_run_now(drill(json!({})), "1"));
+    let mut d = td(json!({}));
+    d.metadata.annotations = Some(
+        [(
+            "connectgr.io/management-policy".to_string(),
+            "Observe".to_string(),
+        )]
+        .into(),
+    );
+    c.td = Some(d);
+    let p = c.plan(&FailoverDrillStatus::default());
+    assert!(p.start.is_none());
+    assert!(
+        p.status.runs[0].reason.contains("observe mode"),
+        "{}",
+        p.status.runs[0].reason
+    );
+}
+
+#[test]
+fn a_schedule_admission_let_through_but_cron_cannot_read_is_stalled_with_the_field() {
+    for (schedule, tz) in [("99 3 * * *", "UTC"), ("0 3 * * 2", "Mars/Olympus_Mons")] {
+        let d = drill(json!({"schedule": schedule, "timeZone": tz}));
+        let p = Case::new(d).plan(&FailoverDrillStatus::default());
+        match &p.ending.verdict {
+            Verdict::Stalled { reason, message } => {
+                assert_eq!(reason, reasons::INVALID_SCHEDULE);
+                assert!(message.starts_with("spec."), "{message}");
+            }
+            v => panic!("{schedule} {tz}: {v:?}"),
+        }
+        assert!(p.status.next_run_time.is_none());
+    }
+}

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use connect_gr::api::validate::{self, msg};
+use connect_gr::api::validate_drill::msg as drill_msg;
 use connect_gr::api::*;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -122,7 +123,9 @@ async fn read_back(client: &kube::Client, ns: &str, file: &Path) {
         "AgentMembership" => assert_read_back::<AgentMembership>(client, ns, file).await,
         "TrafficDistribution" => assert_read_back::<TrafficDistribution>(client, ns, file).await,
         "CallerDenylist" => assert_read_back::<CallerDenylist>(client, ns, file).await,
-        "FailoverDrill" => assert_read_back::<FailoverDrill>(client, ns, file).await,
+        "FailoverDrill" => {
+            assert_read_back::<connect_gr::api::FailoverDrill>(client, ns, file).await
+        }
         k => panic!("unexpected kind {k}"),
     }
 }
@@ -290,7 +293,7 @@ async fn printer_columns_show_status() {
     }
     let wide = tb.kubectl_ok(&["get", "tdist", "-n", &ns, "-o", "wide"]);
     assert!(wide.contains("SERVED-BY"), "{wide}");
-    // the category lists all five kinds
+    // the category lists every kind
     let all = tb.kubectl_ok(&["get", "connectgr", "-n", &ns, "-o", "name"]);
     assert_eq!(all.lines().count(), examples().len(), "{all}");
     // kstatus: kubectl wait sees Ready
@@ -343,6 +346,8 @@ const AGM: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: AgentMembership\nmetadata: {name: x}\nspec:\n";
 const TDIST: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {name: x}\nspec:\n";
+const DRILL: &str =
+    "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata: {name: x}\nspec:\n";
 const CDL: &str =
     "apiVersion: connectgr.io/v1alpha1\nkind: CallerDenylist\nmetadata: {name: x}\nspec:\n";
 
@@ -666,6 +671,31 @@ fn table() -> Vec<(Bad, &'static str)> {
             CDL,
             "  groupRef: {name: g}\n",
             "spec.tableName: Required value"
+        ),
+        // FailoverDrill (issue 22)
+        bad!(
+            "drill hold of zero",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 0\n",
+            drill_msg::HOLD_RANGE
+        ),
+        bad!(
+            "drill cron of four fields",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n  schedule: \"0 3 * *\"\n",
+            drill_msg::SCHEDULE_FIELDS
+        ),
+        bad!(
+            "drill time zone that is no IANA name",
+            DRILL,
+            "  distributionRef: {name: split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n  schedule: \"0 3 * * 2\"\n  timeZone: \"Mars Standard\"\n",
+            drill_msg::TIME_ZONE
+        ),
+        bad!(
+            "drill reference into another namespace",
+            DRILL,
+            "  distributionRef: {name: other/split}\n  target: {telephony: {us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 60\n",
+            drill_msg::REF_NAME
         ),
     ]
 }

@@ -710,3 +710,73 @@ async fn a_distribution_in_observe_mode_reads_connect_plans_its_writes_and_sends
     );
     assert!(out.status.pending_split.is_none(), "no write intent either");
 }
+
+const DRILLED_SPLIT: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistribution\nmetadata: {name: split}\nspec:\n  groupRef: {name: support-default}\n  telephony: {us-west-2: 100, us-east-1: 0}\n  agents: {us-west-2: 100, us-east-1: 0}\n";
+
+fn drill_yaml(annotations: &str) -> String {
+    format!(
+        "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata:\n  name: drill\n  annotations: {{{annotations}}}\nspec:\n  distributionRef: {{name: split}}\n  target:\n    telephony: {{us-west-2: 0, us-east-1: 100}}\n    agents: {{us-west-2: 0, us-east-1: 100}}\n  holdSeconds: 1\n"
+    )
+}
+
+/// Issue 22: the drill's run is its one "write"; in observe mode it is planned, not started, and
+/// the distribution is not moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_in_observe_mode_plans_its_run_and_moves_nothing() {
+    let bed = bed(5, &[]).await;
+    let world = bed.objects.world.clone();
+    world.apply_yaml(DRILLED_SPLIT, "split").unwrap();
+    converge(&bed.engine, &world).await;
+    world
+        .apply_yaml(
+            &drill_yaml("connectgr.io/management-policy: Observe, connectgr.io/run-now: \"1\""),
+            "drill",
+        )
+        .unwrap();
+    let (writes, reads) = (
+        count(&bed.emulator, WRITES),
+        count(&bed.emulator, &["GetTrafficDistribution"]),
+    );
+    let out = pass(&bed, &world.drills, "drill", 0).await;
+    assert!(count(&bed.emulator, &["GetTrafficDistribution"]) > reads);
+    let plan = out.status.plan.expect("status.plan");
+    assert!(
+        plan.calls.iter().any(|c| c.starts_with("start drill run")),
+        "{plan:?}"
+    );
+    assert_eq!(
+        out.status.phase,
+        connect_gr::api::DrillPhase::Idle,
+        "not started"
+    );
+    pass(&bed, &world.distributions, "split", 0).await;
+    assert_eq!(count(&bed.emulator, WRITES), writes, "nothing moved");
+}
+
+/// The local runner runs a drill the way the controller does: shift, hold, revert, Succeeded,
+/// the distribution Ready at its declared split after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_runs_to_success_through_the_local_runner() {
+    let bed = bed(5, &[]).await;
+    let world = bed.objects.world.clone();
+    world.apply_yaml(DRILLED_SPLIT, "split").unwrap();
+    converge(&bed.engine, &world).await;
+    let shifts = count(&bed.emulator, &["UpdateTrafficDistribution"]);
+    world
+        .apply_yaml(&drill_yaml("connectgr.io/run-now: \"1\""), "drill")
+        .unwrap();
+    converge(&bed.engine, &world).await;
+    let drill = find(&world.drills, "drill");
+    let last = drill.status.unwrap().last_run.expect("a run ended");
+    assert_eq!(
+        last.result,
+        Some(connect_gr::api::DrillResult::Succeeded),
+        "{last:?}"
+    );
+    assert_eq!(last.reverted_to.as_deref(), Some("T 100/0 A 100/0"));
+    assert_eq!(
+        count(&bed.emulator, &["UpdateTrafficDistribution"]) - shifts,
+        2,
+        "one shift to the target, one revert"
+    );
+}

@@ -226,7 +226,7 @@ fn helm_template_agrees_with_the_kustomize_base_on_rbac_the_deployment_and_the_c
             v.sort_by_key(|(n, _)| n.as_str().unwrap().to_string());
             v
         };
-        assert_eq!(crds(&helm).len(), 5);
+        assert_eq!(crds(&helm).len(), 6);
         assert_eq!(crds(&helm), crds(&kust), "CRDs ({dir})");
     }
     // The chart adds what kustomize users add themselves: a PDB, a NetworkPolicy, a Service.
