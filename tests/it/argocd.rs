@@ -22,8 +22,8 @@ const KINDS: [&str; 6] = [
     "FailoverDrill",
 ];
 
-/// Testdata written by hand, not captured by the live run (which does not drive a drill yet):
-/// a capture keeps these files and their expected results.
+/// Testdata written by hand for drill states the live run does not reach (a Failed run, a
+/// revert Stalled): a capture keeps those of these files it did not capture itself.
 const HAND_MADE: &str = "failoverdrill-";
 
 fn runner() -> PathBuf {
@@ -543,6 +543,42 @@ async fn health_checks_on_live_objects_through_each_kinds_states() {
     .await;
     record("trafficdistribution-rolling-out", o, "Progressing");
     wait_ready(bed, &ns, "tdist/split", "120s");
+
+    // FailoverDrill: idle and Ready, a run on demand holding (Progressing), then back to idle
+    // with the run Succeeded (Healthy).
+    apply(
+        bed,
+        &ns,
+        "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata: {name: monthly}\nspec:\n  distributionRef: {name: split}\n  target:\n    telephony: {us-west-2: 0, us-east-1: 100}\n    agents: {us-west-2: 0, us-east-1: 100}\n  holdSeconds: 6\n",
+    );
+    wait_ready(bed, &ns, "drill/monthly", "60s");
+    bed.kubectl_ok(&[
+        "annotate",
+        "-n",
+        &ns,
+        "drill/monthly",
+        "connectgr.io/run-now=1",
+    ]);
+    let o = until(bed, &ns, "drill/monthly", minute, "Holding", |o| {
+        o["status"]["phase"] == "Holding"
+    })
+    .await;
+    record("failoverdrill-holding", o, "Progressing");
+    let o = until(
+        bed,
+        &ns,
+        "drill/monthly",
+        2 * minute,
+        "the run Succeeded and the drill idle and Ready",
+        |o| {
+            o["status"]["lastRun"]["result"] == "Succeeded"
+                && o["status"]["phase"] == "Idle"
+                && condition(o, "Ready").0 == "True"
+        },
+    )
+    .await;
+    record("failoverdrill-idle", o, "Healthy");
+    wait_ready(bed, &ns, "tdist/split", "120s");
     bed.kubectl_ok(&[
         "annotate",
         "-n",
@@ -682,7 +718,10 @@ fn capture(cases: &[(String, serde_json::Value, &str)]) {
         }
         all.push(("callerdenylist-ready-derived".into(), ready));
     }
-    let mut hand_made = hand_made;
+    let mut hand_made: Vec<_> = hand_made
+        .into_iter()
+        .filter(|(n, _)| !all.iter().any(|(c, _)| c == n))
+        .collect();
     hand_made.sort_by(|a, b| a.0.cmp(&b.0));
     all.extend(hand_made);
     for (name, obj) in &all {
