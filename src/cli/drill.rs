@@ -2,6 +2,7 @@
 //! FailoverDrill's runs as recorded in its status (kube's default client configuration:
 //! KUBECONFIG or in-cluster). Exit code 0: printed; 1: error (not found, no access).
 
+use anyhow::Context;
 use kube::Api;
 
 use crate::api::failover_drill::FailoverDrill;
@@ -40,7 +41,9 @@ pub async fn run(args: DrillArgs) -> anyhow::Result<()> {
 async fn report(args: ReportArgs) -> anyhow::Result<()> {
     crate::controller::install_crypto();
     let format: Format = args.output.parse().map_err(anyhow::Error::msg)?;
-    let client = kube::Client::try_default().await?;
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes client configuration (KUBECONFIG or in-cluster)")?;
     let ns = args
         .namespace
         .clone()
