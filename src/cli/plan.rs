@@ -98,6 +98,20 @@ async fn from_cluster(world: &World, args: &PlanArgs) -> anyhow::Result<usize> {
     read!(groups);
     read!(memberships);
     read!(distributions);
+    // A drill's run in progress decides what its distribution works towards. A cluster whose
+    // CRDs predate FailoverDrill answers 404: no drills there.
+    match list::<crate::api::FailoverDrill>(&client, ns).await {
+        Ok(drills) => {
+            for o in drills {
+                crate::local::upsert(&mut world.drills.lock(), o);
+                n += 1;
+            }
+        }
+        Err(e)
+            if e.downcast_ref::<kube::Error>()
+                .is_some_and(|k| matches!(k, kube::Error::Api(a) if a.code == 404)) => {}
+        Err(e) => return Err(e),
+    }
     Ok(n)
 }
 

@@ -109,6 +109,9 @@ impl DryRun {
 
 #[async_trait]
 impl ConnectApi for DryRun {
+    fn server_now(&self) -> jiff::Timestamp {
+        self.inner.server_now()
+    }
     async fn describe_instance(&self, r: &str, i: &str) -> ConnectResult<InstanceInfo> {
         self.read("DescribeInstance", r, self.inner.describe_instance(r, i))
             .await

@@ -7,6 +7,7 @@ mod error;
 pub mod fence;
 pub mod ratelimit;
 mod sdk;
+pub mod server_clock;
 mod timeouts;
 mod types;
 mod types_preflight;
@@ -31,6 +32,11 @@ pub type ConnectResult<T> = Result<T, ConnectError>;
 /// addressed only by ARN). `priority` says which queue of the scheduler the call waits in.
 #[async_trait]
 pub trait ConnectApi: Send + Sync {
+    /// Connect's time now, as its answers' `Date` headers show it (our clock where nothing says
+    /// otherwise): what a FailoverDrill's schedule runs on.
+    fn server_now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
     async fn describe_instance(
         &self,
         region: &str,

@@ -184,18 +184,30 @@ async fn handle(AxState(app): AxState<App>, req: Request) -> Response {
         }
     };
     let path = parts.uri.path().to_string();
-    if let Some(rest) = path.strip_prefix("/_emulator/") {
-        return control(&app, &parts.method, rest, parts.uri.query(), &bytes);
+    let mut response = if let Some(rest) = path.strip_prefix("/_emulator/") {
+        control(&app, &parts.method, rest, parts.uri.query(), &bytes)
+    } else {
+        api(
+            &app,
+            &parts.method,
+            &path,
+            parts.uri.query(),
+            &parts.headers,
+            &bytes,
+        )
+        .await
+    };
+    // The `Date` header tells the virtual time, as AWS's tells its own: what a client that
+    // takes Connect's clock (a drill's schedule) sees move when a test moves the clock.
+    let now = app.inner.lock().clock.now();
+    let date = jiff::Timestamp::from_millisecond((now * 1000.0) as i64)
+        .map(crate::connect::server_clock::http_date)
+        .ok()
+        .and_then(|d| axum::http::HeaderValue::from_str(&d).ok());
+    if let Some(d) = date {
+        response.headers_mut().insert(axum::http::header::DATE, d);
     }
-    api(
-        &app,
-        &parts.method,
-        &path,
-        parts.uri.query(),
-        &parts.headers,
-        &bytes,
-    )
-    .await
+    response
 }
 
 async fn api(

@@ -66,6 +66,14 @@ fn find<K: Managed>(list: &Mutex<Vec<K>>, ns: &str, name: &str) -> Option<K> {
         .cloned()
 }
 
+fn list_in<K: Managed>(list: &Mutex<Vec<K>>, ns: &str) -> Vec<K> {
+    list.lock()
+        .iter()
+        .filter(|o| o.namespace().as_deref() == Some(ns))
+        .cloned()
+        .collect()
+}
+
 #[async_trait]
 impl Objects for World {
     async fn replica(&self, ns: &str, name: &str) -> Result<Option<InstanceReplica>, ReadError> {
@@ -79,13 +87,7 @@ impl Objects for World {
         Ok(find(&self.groups, ns, name))
     }
     async fn memberships(&self, ns: &str) -> Result<Vec<AgentMembership>, ReadError> {
-        Ok(self
-            .memberships
-            .lock()
-            .iter()
-            .filter(|m| m.namespace().as_deref() == Some(ns))
-            .cloned()
-            .collect())
+        Ok(list_in(&self.memberships, ns))
     }
     async fn distribution(
         &self,
@@ -95,13 +97,7 @@ impl Objects for World {
         Ok(find(&self.distributions, ns, name))
     }
     async fn drills(&self, ns: &str) -> Result<Vec<FailoverDrill>, ReadError> {
-        Ok(self
-            .drills
-            .lock()
-            .iter()
-            .filter(|m| m.namespace().as_deref() == Some(ns))
-            .cloned()
-            .collect())
+        Ok(list_in(&self.drills, ns))
     }
 }
 

@@ -34,6 +34,9 @@ pub const SHIFT_BUDGET: Duration = Duration::from_secs(300);
 pub const REVERT_BUDGET: Duration = Duration::from_secs(180);
 /// How often the gates are asked while shifting and holding.
 pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Longest an idle drill goes unlooked at (seconds): Connect's clock may jump (the emulator's
+/// virtual clock in a test), and a pass of an idle drill costs no call.
+pub const IDLE_LOOK: u64 = 60;
 /// Steps kept per run.
 pub const MAX_STEPS: usize = 20;
 
@@ -286,36 +289,17 @@ pub fn decide(f: &Facts<'_>, previous: &FailoverDrillStatus) -> Decided {
         let plan = skip_run(f, status, notes, why, Some(&trigger));
         return Decided::Plan(Box::new(plan));
     }
-    let id = format!(
-        "{}-{}",
-        f.now.strftime("%Y%m%dT%H%M%SZ"),
-        trigger.name().replace('-', "")
-    );
     let target = target_split(f.drill, live);
-    let run = DrillRun {
-        id: id.clone(),
-        trigger: trigger.name().into(),
-        start: at(f.now),
-        end: None,
-        result: None,
-        reason: String::new(),
-        from: Some(short(live, f.regions)),
-        reverted_to: None,
-        hold_start: None,
-        hold_end: None,
-        revert_start: None,
-        shift_seconds: None,
-        hold_seconds: None,
-        revert_seconds: None,
-        steps: vec![DrillStep {
-            phase: "Shifting".into(),
-            time: at(f.now),
-            split: Some(short(live, f.regions)),
-            gates: vec![],
-            agents_available: None,
-            oldest_contact_age_seconds: None,
-        }],
-    };
+    let mut run = new_run(f, trigger.name());
+    let id = run.id.clone();
+    run.steps.push(DrillStep {
+        phase: "Shifting".into(),
+        time: at(f.now),
+        split: Some(short(live, f.regions)),
+        gates: vec![],
+        agents_available: None,
+        oldest_contact_age_seconds: None,
+    });
     let message = format!(
         "run {id} ({}): shifting {} from {} to {}",
         trigger.name(),
@@ -480,7 +464,8 @@ fn refusal(f: &Facts<'_>, live: &Distribution) -> Option<String> {
     None
 }
 
-pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRun {
+/// A run starting now, by `trigger`, from the live split.
+fn new_run(f: &Facts<'_>, trigger: &str) -> DrillRun {
     DrillRun {
         id: format!(
             "{}-{}",
@@ -489,9 +474,9 @@ pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRu
         ),
         trigger: trigger.into(),
         start: at(f.now),
-        end: Some(at(f.now)),
-        result: Some(DrillResult::Skipped),
-        reason: reason.into(),
+        end: None,
+        result: None,
+        reason: String::new(),
         from: f.live.map(|l| short(l, f.regions)),
         reverted_to: None,
         hold_start: None,
@@ -501,6 +486,16 @@ pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRu
         hold_seconds: None,
         revert_seconds: None,
         steps: vec![],
+    }
+}
+
+/// A run that did not start: ended as it began, Skipped for `reason`.
+pub(super) fn skipped_run(f: &Facts<'_>, trigger: &str, reason: &str) -> DrillRun {
+    DrillRun {
+        end: Some(at(f.now)),
+        result: Some(DrillResult::Skipped),
+        reason: reason.into(),
+        ..new_run(f, trigger)
     }
 }
 
@@ -540,16 +535,16 @@ pub(super) fn idle(f: &Facts<'_>, status: FailoverDrillStatus, notes: Vec<Note>)
             let wait = (t.0.as_second() - f.now.as_second()).max(1) as u64;
             (
                 format!("idle; next run at {}", t.0),
-                Duration::from_secs(wait.min(300)),
+                Duration::from_secs(wait.min(IDLE_LOOK)),
             )
         }
         None if f.drill.spec.suspend => (
             "suspended; runs on demand only (connectgr.io/run-now)".to_string(),
-            Duration::from_secs(300),
+            Duration::from_secs(IDLE_LOOK),
         ),
         None => (
             "idle; runs on demand (connectgr.io/run-now)".to_string(),
-            Duration::from_secs(300),
+            Duration::from_secs(IDLE_LOOK),
         ),
     };
     let verdict = match status.last_run.as_ref().and_then(|r| r.result) {

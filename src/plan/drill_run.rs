@@ -78,6 +78,27 @@ fn shift_budget(drill: &FailoverDrill) -> Duration {
     SHIFT_BUDGET + Duration::from_secs(pauses)
 }
 
+/// The run goes to Reverting now: the distribution takes the declared split back at once.
+fn reverting(
+    mut status: FailoverDrillStatus,
+    notes: Vec<Note>,
+    run: DrillRun,
+    message: String,
+) -> Decided {
+    status.phase = DrillPhase::Reverting;
+    status.current = Some(run);
+    Decided::Plan(Box::new(Plan {
+        status,
+        notes,
+        ending: Ending::new(
+            Verdict::progressing(reasons::DRILL_RUNNING, message),
+            Duration::from_secs(1),
+        ),
+        start: None,
+        ended: vec![],
+    }))
+}
+
 /// A run in progress, one phase at a time.
 pub(super) fn advance(
     f: &Facts<'_>,
@@ -167,13 +188,7 @@ pub(super) fn advance(
                     format!("run {}: {reason}; reverting now", run.id),
                 ));
                 let message = format!("run {}: reverting (aborted: {reason})", run.id);
-                status.current = Some(run);
-                return Decided::Plan(Box::new(running(
-                    status,
-                    notes,
-                    message,
-                    Duration::from_secs(1),
-                )));
+                return reverting(status, notes, run, message);
             }
             if hold_over {
                 run.hold_seconds = run.hold_start.as_ref().map(|h| secs(h, f.now));
@@ -181,13 +196,7 @@ pub(super) fn advance(
                 record_step(&mut run, step(f, "Reverting"));
                 status.phase = DrillPhase::Reverting;
                 let message = format!("run {}: hold over; reverting", run.id);
-                status.current = Some(run);
-                return Decided::Plan(Box::new(running(
-                    status,
-                    notes,
-                    message,
-                    Duration::from_secs(1),
-                )));
+                return reverting(status, notes, run, message);
             }
             let (message, again) = if holding {
                 let end = run.hold_end.as_ref().map(|e| e.0).unwrap_or(f.now);

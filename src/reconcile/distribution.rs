@@ -177,11 +177,7 @@ impl Steps for TrafficDistribution {
         withheld: bool,
         now: Timestamp,
     ) -> Planned<Plan, Read> {
-        let findings = match &o.preflight {
-            Err(why) => Findings::Unknown(why.clone()),
-            Ok(None) => Findings::NotManaged,
-            Ok(Some(p)) => Findings::Known(p),
-        };
+        let findings = findings(&o.preflight);
         // During a drill run the split worked towards is the drill's (or, reverting, the declared
         // one at once); `status.rollout.phase: Drill` is the drill's mark, not a rollout's state.
         let effective = o.drill.as_ref().map(|d| drill::effective(self, d));
@@ -312,6 +308,15 @@ impl Steps for TrafficDistribution {
             }
         }
         Ok(None)
+    }
+}
+
+/// The findings the preflight gate decides on, as `preflight_of` read them.
+pub(super) fn findings(read: &Result<Option<PreflightStatus>, String>) -> Findings<'_> {
+    match read {
+        Err(why) => Findings::Unknown(why.clone()),
+        Ok(None) => Findings::NotManaged,
+        Ok(Some(p)) => Findings::Known(p),
     }
 }
 

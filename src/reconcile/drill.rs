@@ -19,7 +19,6 @@ use crate::connect::{Distribution, Priority};
 use crate::plan::distribution::preferred_regions;
 use crate::plan::drill::{self, Decided, Figures, Plan, Read};
 use crate::plan::gates::GateOutcome;
-use crate::plan::preflight_gate::Findings;
 
 /// What a pass of a drill found.
 pub struct Observed {
@@ -30,6 +29,9 @@ pub struct Observed {
     live: Option<Distribution>,
     gates: Option<Vec<GateOutcome>>,
     figures: Option<Figures>,
+    /// Connect's time (its answers' `Date` headers): the schedule, the hold and every figure of
+    /// the run are on it, so the emulator's virtual clock moves them in a test.
+    now: Timestamp,
 }
 
 impl Observed {
@@ -53,7 +55,7 @@ impl Steps for FailoverDrill {
 
     async fn observe(
         &self,
-        _engine: &Engine,
+        engine: &Engine,
         objects: &dyn Objects,
         want: &FailoverDrillSpec,
     ) -> Result<Result<Observed, Ending>, PassError> {
@@ -104,6 +106,7 @@ impl Steps for FailoverDrill {
             live: None,
             gates: None,
             figures: None,
+            now: engine.connect.server_now(),
         }))
     }
 
@@ -185,14 +188,10 @@ impl Steps for FailoverDrill {
         o: &Observed,
         previous: &FailoverDrillStatus,
         withheld: bool,
-        now: Timestamp,
+        _now: Timestamp,
     ) -> Planned<Plan, Read> {
         let regions = o.regions();
-        let findings = match &o.preflight {
-            Err(why) => Findings::Unknown(why.clone()),
-            Ok(None) => Findings::NotManaged,
-            Ok(Some(p)) => Findings::Known(p),
-        };
+        let findings = super::distribution::findings(&o.preflight);
         let facts = drill::Facts {
             drill: self,
             distribution: o.distribution.as_ref(),
@@ -203,7 +202,7 @@ impl Steps for FailoverDrill {
             gates: o.gates.as_deref(),
             figures: o.figures,
             observe: withheld,
-            now,
+            now: o.now,
         };
         match drill::decide(&facts, previous) {
             Decided::Read(Read::Split) if o.group.is_none() => {

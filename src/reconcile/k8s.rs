@@ -74,6 +74,20 @@ where
         .map(|o| (*o).clone())
 }
 
+/// The objects of `namespace` in `store`, by name (as a LIST returns them).
+fn list_in<K>(store: &Store<K>, namespace: &str) -> Vec<K>
+where
+    K: Clone + kube::Resource<DynamicType = ()> + 'static,
+{
+    let mut out: Vec<K> = store
+        .state_filter(|o| o.namespace().as_deref() == Some(namespace))
+        .into_iter()
+        .map(|o| (*o).clone())
+        .collect();
+    out.sort_by_key(|o| o.name_any());
+    out
+}
+
 #[async_trait]
 impl Objects for KubeObjects {
     async fn replica(
@@ -103,15 +117,7 @@ impl Objects for KubeObjects {
             &self.memberships,
             format!("AgentMemberships in {namespace}"),
         )?;
-        let mut out: Vec<AgentMembership> = self
-            .memberships
-            .state_filter(|m| m.namespace().as_deref() == Some(namespace))
-            .into_iter()
-            .map(|m| (*m).clone())
-            .collect();
-        // As a LIST returns them: by name.
-        out.sort_by_key(|m| m.name_any());
-        Ok(out)
+        Ok(list_in(&self.memberships, namespace))
     }
     async fn distribution(
         &self,
@@ -126,14 +132,7 @@ impl Objects for KubeObjects {
     }
     async fn drills(&self, namespace: &str) -> Result<Vec<FailoverDrill>, ReadError> {
         synced(&self.drills, format!("FailoverDrills in {namespace}"))?;
-        let mut out: Vec<FailoverDrill> = self
-            .drills
-            .state_filter(|m| m.namespace().as_deref() == Some(namespace))
-            .into_iter()
-            .map(|m| (*m).clone())
-            .collect();
-        out.sort_by_key(|m| m.name_any());
-        Ok(out)
+        Ok(list_in(&self.drills, namespace))
     }
     async fn record_intent(
         &self,

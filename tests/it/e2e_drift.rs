@@ -103,7 +103,7 @@ fn assert_drifted(bed: &TestBed, ns: &str, what: &str) {
 }
 
 /// The reasons and messages of the Events on an object (empty without events.k8s.io).
-fn events(bed: &TestBed, ns: &str, name: &str) -> Vec<(String, String)> {
+pub(crate) fn events(bed: &TestBed, ns: &str, name: &str) -> Vec<(String, String)> {
     let out = bed.kubectl(&["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     v["items"]

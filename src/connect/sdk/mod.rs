@@ -38,6 +38,8 @@ pub struct SdkConnect {
     configs: RwLock<HashMap<String, aws_config::SdkConfig>>,
     /// Writes are sent only while this allows them (the writer lease); `None` = always.
     fence: Option<super::WriteFence>,
+    /// Connect's clock, from the `Date` header of every answer.
+    clock: super::server_clock::ServerClock,
 }
 
 /// Sees every attempt's HTTP status, so throttling inside the SDK's retries still slows our
@@ -46,6 +48,7 @@ pub struct SdkConnect {
 struct ThrottleObserver {
     region: String,
     scheduler: Scheduler,
+    clock: super::server_clock::ServerClock,
 }
 
 impl Intercept for ThrottleObserver {
@@ -60,6 +63,9 @@ impl Intercept for ThrottleObserver {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let status = context.response().status().as_u16();
+        if let Some(date) = context.response().headers().get("date") {
+            self.clock.observe(date, jiff::Timestamp::now());
+        }
         let operation = cfg
             .load::<Metadata>()
             .map(|m| m.name().to_string())
@@ -95,6 +101,7 @@ impl SdkConnect {
             clients: RwLock::new(HashMap::new()),
             configs: RwLock::new(HashMap::new()),
             fence: None,
+            clock: Default::default(),
         }
     }
 
@@ -145,6 +152,7 @@ impl SdkConnect {
             .interceptor(ThrottleObserver {
                 region: region.to_string(),
                 scheduler: self.scheduler.clone(),
+                clock: self.clock.clone(),
             })
             .timeout_config(Timeouts::for_priority(priority).sdk())
             .build();
@@ -246,6 +254,9 @@ mod preflight;
 /// `directory.rs` or `preflight.rs` (inherent methods take precedence, so there is no recursion).
 #[async_trait]
 impl ConnectApi for SdkConnect {
+    fn server_now(&self) -> jiff::Timestamp {
+        self.clock.at(jiff::Timestamp::now())
+    }
     async fn describe_instance(
         &self,
         region: &str,
