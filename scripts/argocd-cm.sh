@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=deploy/argocd/argocd-cm.yaml
 {
   cat <<'HEAD'
-# Argo CD health checks for the five connectgr.io kinds; generated from health.lua by
+# Argo CD health checks for the six connectgr.io kinds; generated from health.lua by
 # scripts/argocd-cm.sh (do not edit). Merge into Argo CD's argocd-cm ConfigMap:
 #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file deploy/argocd/argocd-cm.yaml
 # (or as a kustomize patch of argocd-cm; with the argo-cd Helm chart, under configs.cm).
@@ -21,7 +21,7 @@ metadata:
     app.kubernetes.io/part-of: argocd
 data:
 HEAD
-  for kind in InstanceReplica TrafficDistributionGroup AgentMembership TrafficDistribution CallerDenylist; do
+  for kind in InstanceReplica TrafficDistributionGroup AgentMembership TrafficDistribution CallerDenylist FailoverDrill; do
     echo "  resource.customizations.health.connectgr.io_$kind: |"
     sed 's/^/    /; s/^    $//' deploy/argocd/health.lua
   done

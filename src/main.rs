@@ -27,6 +27,8 @@ enum Command {
     Demo(connect_gr::cli::demo::DemoArgs),
     /// See and manage a caller denylist table.
     Denylist(connect_gr::denylist::cli::DenylistArgs),
+    /// Failover drills: `drill report -n NS NAME` prints a FailoverDrill's runs.
+    Drill(connect_gr::cli::drill::DrillArgs),
 }
 
 #[tokio::main]
@@ -41,5 +43,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Preflight(args) => connect_gr::cli::preflight::run(args).await,
         Command::Demo(args) => connect_gr::cli::demo::run_demo(args).await,
         Command::Denylist(args) => connect_gr::denylist::cli::run(args).await,
+        Command::Drill(args) => connect_gr::cli::drill::run(args).await,
     }
 }

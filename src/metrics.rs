@@ -269,7 +269,23 @@ impl Metrics {
     }
 }
 
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+pub static METRICS: LazyLock<Metrics> =
+    LazyLock::new(|| with_drill_results_at_zero(Metrics::new()));
+
+/// The drill results, each exported at 0 from the start: `increase()` of a counter that appears
+/// at 1 sees no increase, so the drill alerts need every series present before the first run.
+pub const DRILL_RESULTS: [&str; 4] = ["Succeeded", "Aborted", "Skipped", "Failed"];
+
+fn with_drill_results_at_zero(m: Metrics) -> Metrics {
+    for result in DRILL_RESULTS {
+        m.drill_runs
+            .get_or_create(&objects::ResultLabel {
+                result: result.into(),
+            })
+            .inc_by(0);
+    }
+    m
+}
 
 pub fn reconcile(kind: &str, outcome: &str) {
     METRICS
@@ -404,6 +420,43 @@ mod tests {
             text.contains(
                 "connectgr_reconciles_total{kind=\"TrafficDistribution\",outcome=\"ok\"}"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_drill_result_is_exported_at_zero_before_the_first_run() {
+        let text = METRICS.encode();
+        for result in DRILL_RESULTS {
+            assert!(
+                text.contains(&format!(
+                    "connectgr_drill_runs_total{{result=\"{result}\"}}"
+                )),
+                "{result}: {text}"
+            );
+        }
+        assert!(
+            text.contains("connectgr_drill_duration_seconds_bucket{le=\"7200.0\"}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_drill_run_counts_under_its_result_and_its_duration() {
+        drill_run("Aborted");
+        drill_duration(400.0);
+        let text = METRICS.encode();
+        let count = |s: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(s)?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        assert!(
+            count("connectgr_drill_runs_total{result=\"Aborted\"}") >= 1.0,
+            "{text}"
+        );
+        assert!(
+            count("connectgr_drill_duration_seconds_count") >= 1.0,
             "{text}"
         );
     }

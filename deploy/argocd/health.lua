@@ -1,14 +1,16 @@
 -- Argo CD health check for the connectgr.io kinds (InstanceReplica, TrafficDistributionGroup,
--- AgentMembership, TrafficDistribution, CallerDenylist). Runs as Argo CD runs custom health
--- scripts: the object in `obj`, only Lua's base, table and package libraries.
+-- AgentMembership, TrafficDistribution, CallerDenylist, FailoverDrill). Runs as Argo CD runs
+-- custom health scripts: the object in `obj`, only Lua's base, table and package libraries.
 --   Suspended    annotation connectgr.io/paused: "true"; a condition with reason Paused (also
 --                what a pause until an RFC 3339 time shows while it lasts); a rollout in
 --                phase Paused; Ready=False with reason DriftDetected (a change made by hand is
 --                left alone on purpose) or ObserveOnly (observe mode writes nothing)
---   Degraded     Stalled=True (the spec or the account must change), a rollout Aborted
---   Progressing  no status yet, status older than the spec, Reconciling=True, a rollout under way
+--   Degraded     Stalled=True (the spec or the account must change), a rollout Aborted; a
+--                FailoverDrill whose last run Failed (its revert could not complete)
+--   Progressing  no status yet, status older than the spec, Reconciling=True, a rollout under
+--                way, a FailoverDrill run on (phase Shifting, Holding or Reverting)
 --   Healthy      Ready=True
--- The same script serves all five kinds (argocd-cm.yaml holds one copy per kind).
+-- The same script serves all six kinds (argocd-cm.yaml holds one copy per kind).
 local hs = {}
 
 local function condition(t)
@@ -101,6 +103,34 @@ if generation ~= nil and (observed == nil or observed < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the controller to observe generation " .. generation
   return hs
+end
+
+if obj.kind == "FailoverDrill" then
+  local phase = obj.status.phase
+  local current = obj.status.current
+  if phase == "Shifting" or phase == "Holding" or phase == "Reverting" then
+    hs.status = "Progressing"
+    hs.message = "Drill " .. phase
+    if current ~= nil and current.id ~= nil then
+      hs.message = "Drill run " .. current.id .. ": " .. phase
+    end
+    if phase == "Holding" and current ~= nil and current.holdEnd ~= nil then
+      hs.message = hs.message .. " until " .. current.holdEnd
+    end
+    return hs
+  end
+  local last = obj.status.lastRun
+  if last ~= nil and last.result == "Failed" then
+    hs.status = "Degraded"
+    hs.message = "Last drill run Failed"
+    if last.id ~= nil then
+      hs.message = "Last drill run " .. last.id .. " Failed"
+    end
+    if last.reason ~= nil and last.reason ~= "" then
+      hs.message = hs.message .. ": " .. last.reason
+    end
+    return hs
+  end
 end
 
 local steps = ""

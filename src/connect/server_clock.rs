@@ -39,17 +39,17 @@ fn offset(date: &str, local: Timestamp) -> Option<i64> {
     Some(if d.abs() < SKEW_IGNORED { 0 } else { d })
 }
 
-/// `t` as an HTTP `Date` header value.
-pub fn http_date(t: Timestamp) -> String {
-    t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    /// `t` as an HTTP `Date` header value (as the emulator writes it).
+    fn http_date(t: Timestamp) -> String {
+        t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
     }
 
     #[test]

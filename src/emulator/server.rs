@@ -201,7 +201,7 @@ async fn handle(AxState(app): AxState<App>, req: Request) -> Response {
     // takes Connect's clock (a drill's schedule) sees move when a test moves the clock.
     let now = app.inner.lock().clock.now();
     let date = jiff::Timestamp::from_millisecond((now * 1000.0) as i64)
-        .map(crate::connect::server_clock::http_date)
+        .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string())
         .ok()
         .and_then(|d| axum::http::HeaderValue::from_str(&d).ok());
     if let Some(d) = date {

@@ -5,6 +5,7 @@
 pub mod distribution;
 pub mod drift;
 pub mod drill;
+pub mod drill_report;
 pub mod drill_run;
 pub mod fallback;
 pub mod flow_scan;

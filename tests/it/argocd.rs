@@ -13,13 +13,18 @@ use std::time::{Duration, Instant};
 use crate::e2e::{apply, controller_command, replica_yaml, start_emulator, wait_ready};
 use crate::support::testbed::{TestBed, repo_root};
 
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "InstanceReplica",
     "TrafficDistributionGroup",
     "AgentMembership",
     "TrafficDistribution",
     "CallerDenylist",
+    "FailoverDrill",
 ];
+
+/// Testdata written by hand for drill states the live run does not reach (a Failed run, a
+/// revert Stalled): a capture keeps those of these files it did not capture itself.
+const HAND_MADE: &str = "failoverdrill-";
 
 fn runner() -> PathBuf {
     let bin = repo_root().join(".tools/bin/connect-gr-argocd-health");
@@ -69,7 +74,7 @@ fn script() -> PathBuf {
 }
 
 #[test]
-fn argocd_cm_carries_health_lua_for_each_of_the_five_kinds() {
+fn argocd_cm_carries_health_lua_for_each_of_the_six_kinds() {
     let cm: serde_json::Value = serde_norway::from_str(
         &std::fs::read_to_string(repo_root().join("deploy/argocd/argocd-cm.yaml")).unwrap(),
     )
@@ -209,6 +214,68 @@ fn health_checks_follow_kstatus_on_hand_made_edge_cases() {
         );
         assert_eq!(status(&held), "Suspended", "{reason}");
     }
+}
+
+/// A FailoverDrill (kstatus conditions all saying `reason`, Ready `ready`) in `phase`, with
+/// `last` as its last run's result.
+fn drill(ready: &str, stalled: &str, phase: &str, last: Option<&str>) -> serde_json::Value {
+    let cond = |t: &str, s: &str| serde_json::json!({"type": t, "status": s, "reason": "R", "message": "m"});
+    let reconciling = if ready == "True" { "False" } else { "True" };
+    let mut o = serde_json::json!({
+        "apiVersion": "connectgr.io/v1alpha1", "kind": "FailoverDrill",
+        "metadata": {"name": "d", "generation": 2},
+        "status": {
+            "observedGeneration": 2,
+            "phase": phase,
+            "conditions": [cond("Ready", ready), cond("Reconciling", reconciling), cond("Stalled", stalled)],
+        },
+    });
+    if phase != "Idle" {
+        o["status"]["current"] = serde_json::json!({"id": "r2", "start": "2026-12-01T03:00:00Z"});
+    }
+    if let Some(result) = last {
+        o["status"]["lastRun"] = serde_json::json!({"id": "r1", "start": "2026-11-24T03:00:00Z", "result": result, "reason": "why"});
+    }
+    o
+}
+
+#[test]
+fn a_failover_drill_is_progressing_while_a_run_is_on() {
+    let s = script();
+    for phase in ["Shifting", "Holding", "Reverting"] {
+        let (status, message) = health_of(&s, &drill("False", "False", phase, Some("Succeeded")));
+        assert_eq!(status, "Progressing", "{phase}: {message}");
+        assert_eq!(message, format!("Drill run r2: {phase}"));
+    }
+    // a new run after a failed one is a run on, not the old failure
+    let (status, _) = health_of(&s, &drill("False", "False", "Shifting", Some("Failed")));
+    assert_eq!(status, "Progressing");
+}
+
+#[test]
+fn a_failover_drill_is_degraded_after_a_failed_run_or_while_stalled() {
+    let s = script();
+    let (status, message) = health_of(&s, &drill("True", "False", "Idle", Some("Failed")));
+    assert_eq!(status, "Degraded", "{message}");
+    assert_eq!(message, "Last drill run r1 Failed: why");
+    // the revert that cannot complete: Stalled while still Reverting
+    let (status, _) = health_of(&s, &drill("False", "True", "Reverting", None));
+    assert_eq!(status, "Degraded");
+}
+
+#[test]
+fn a_failover_drill_is_healthy_when_idle_and_ready_and_progressing_before_it_is_observed() {
+    let s = script();
+    for last in [None, Some("Succeeded"), Some("Aborted"), Some("Skipped")] {
+        let (status, message) = health_of(&s, &drill("True", "False", "Idle", last));
+        assert_eq!(status, "Healthy", "{last:?}: {message}");
+    }
+    let mut behind = drill("True", "False", "Idle", Some("Failed"));
+    behind["metadata"]["generation"] = 3.into();
+    assert_eq!(health_of(&s, &behind).0, "Progressing");
+    let mut bare = drill("True", "False", "Idle", None);
+    bare.as_object_mut().unwrap().remove("status");
+    assert_eq!(health_of(&s, &bare).0, "Progressing");
 }
 
 /// A status object as the testdata keeps it: what Argo CD reads, without server bookkeeping.
@@ -476,6 +543,42 @@ async fn health_checks_on_live_objects_through_each_kinds_states() {
     .await;
     record("trafficdistribution-rolling-out", o, "Progressing");
     wait_ready(bed, &ns, "tdist/split", "120s");
+
+    // FailoverDrill: idle and Ready, a run on demand holding (Progressing), then back to idle
+    // with the run Succeeded (Healthy).
+    apply(
+        bed,
+        &ns,
+        "apiVersion: connectgr.io/v1alpha1\nkind: FailoverDrill\nmetadata: {name: monthly}\nspec:\n  distributionRef: {name: split}\n  target:\n    telephony: {us-west-2: 0, us-east-1: 100}\n    agents: {us-west-2: 0, us-east-1: 100}\n  holdSeconds: 6\n",
+    );
+    wait_ready(bed, &ns, "drill/monthly", "60s");
+    bed.kubectl_ok(&[
+        "annotate",
+        "-n",
+        &ns,
+        "drill/monthly",
+        "connectgr.io/run-now=1",
+    ]);
+    let o = until(bed, &ns, "drill/monthly", minute, "Holding", |o| {
+        o["status"]["phase"] == "Holding"
+    })
+    .await;
+    record("failoverdrill-holding", o, "Progressing");
+    let o = until(
+        bed,
+        &ns,
+        "drill/monthly",
+        2 * minute,
+        "the run Succeeded and the drill idle and Ready",
+        |o| {
+            o["status"]["lastRun"]["result"] == "Succeeded"
+                && o["status"]["phase"] == "Idle"
+                && condition(o, "Ready").0 == "True"
+        },
+    )
+    .await;
+    record("failoverdrill-idle", o, "Healthy");
+    wait_ready(bed, &ns, "tdist/split", "120s");
     bed.kubectl_ok(&[
         "annotate",
         "-n",
@@ -569,6 +672,18 @@ async fn health_checks_on_live_objects_through_each_kinds_states() {
 fn capture(cases: &[(String, serde_json::Value, &str)]) {
     let dir = repo_root().join("deploy/argocd");
     let data = dir.join("testdata");
+    let hand_made: Vec<(String, serde_json::Value)> = std::fs::read_dir(&data)
+        .map(|d| {
+            d.filter_map(|e| {
+                let p = e.ok()?.path();
+                let name = p.file_stem()?.to_str()?.to_string();
+                let text = std::fs::read_to_string(&p).ok()?;
+                name.starts_with(HAND_MADE)
+                    .then(|| (name, serde_norway::from_str(&text).unwrap()))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).unwrap();
     let mut tests = String::from(
@@ -603,6 +718,12 @@ fn capture(cases: &[(String, serde_json::Value, &str)]) {
         }
         all.push(("callerdenylist-ready-derived".into(), ready));
     }
+    let mut hand_made: Vec<_> = hand_made
+        .into_iter()
+        .filter(|(n, _)| !all.iter().any(|(c, _)| c == n))
+        .collect();
+    hand_made.sort_by(|a, b| a.0.cmp(&b.0));
+    all.extend(hand_made);
     for (name, obj) in &all {
         let (status, message) = health_of(&script(), obj);
         let path = format!("testdata/{name}.yaml");

@@ -71,6 +71,28 @@ fn examples_pass_the_rust_validation() {
     }
 }
 
+/// The example drill drills the example distribution (same namespace: no namespace in either
+/// file) to a split other than the one it declares.
+#[test]
+fn the_example_drill_moves_the_example_distribution_away_from_its_declared_split() {
+    let examples = repo_root().join("deploy/examples");
+    let drill: FailoverDrill = serde_norway::from_str(
+        &std::fs::read_to_string(examples.join("failover-drill.yaml")).unwrap(),
+    )
+    .unwrap();
+    let split: TrafficDistribution = serde_norway::from_str(
+        &std::fs::read_to_string(examples.join("traffic-distribution.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        drill.spec.distribution_ref.name,
+        split.metadata.name.clone().unwrap()
+    );
+    assert_eq!(drill.metadata.namespace, split.metadata.namespace);
+    connect_gr::api::validate_drill::against_distribution(&drill.spec, &split.spec)
+        .expect("a target other than the declared split");
+}
+
 async fn assert_read_back<K>(client: &kube::Client, ns: &str, file: &Path)
 where
     K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>

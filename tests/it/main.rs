@@ -7,6 +7,7 @@ mod alerts;
 mod argocd;
 mod chaos;
 mod cli;
+mod cli_drill;
 mod cli_preflight;
 mod crds;
 mod dashboard;
