@@ -467,22 +467,7 @@ fn traffic_distribution(s: &mut Value, pairs: &RegionPairs) {
          || self.telephony.all(k, self.telephony[k] == 0 || (k in self.agents && self.agents[k] > 0))",
         msg::TELEPHONY_WITHOUT_AGENTS,
     );
-    merge(
-        s,
-        "spec.rollout.stepPercent",
-        json!({"minimum": 10, "maximum": 100}),
-    );
-    rule(
-        s,
-        "spec.rollout.stepPercent",
-        "self % 10 == 0",
-        msg::STEP_MULTIPLE_OF_10,
-    );
-    merge(
-        s,
-        "spec.rollout.pauseSeconds",
-        json!({"minimum": 0, "maximum": MAX_PAUSE_SECONDS}),
-    );
+    rollout_steps(s);
     merge(
         s,
         "spec.rollout.failureLimit",
@@ -546,6 +531,26 @@ fn caller_denylist(s: &mut Value) {
     );
 }
 
+/// `spec.rollout`'s steps, as TrafficDistribution and FailoverDrill share them.
+fn rollout_steps(s: &mut Value) {
+    merge(
+        s,
+        "spec.rollout.stepPercent",
+        json!({"minimum": 10, "maximum": 100}),
+    );
+    rule(
+        s,
+        "spec.rollout.stepPercent",
+        "self % 10 == 0",
+        msg::STEP_MULTIPLE_OF_10,
+    );
+    merge(
+        s,
+        "spec.rollout.pauseSeconds",
+        json!({"minimum": 0, "maximum": MAX_PAUSE_SECONDS}),
+    );
+}
+
 fn failover_drill(s: &mut Value, pairs: &RegionPairs) {
     use super::validate_drill::{self as vd, msg as dmsg};
     // CEL rules rather than `pattern`: the API server then answers with the message that says
@@ -602,22 +607,7 @@ fn failover_drill(s: &mut Value, pairs: &RegionPairs) {
         "self >= 1 && self <= 50",
         dmsg::HISTORY_RANGE,
     );
-    merge(
-        s,
-        "spec.rollout.stepPercent",
-        json!({"minimum": 10, "maximum": 100}),
-    );
-    rule(
-        s,
-        "spec.rollout.stepPercent",
-        "self % 10 == 0",
-        msg::STEP_MULTIPLE_OF_10,
-    );
-    merge(
-        s,
-        "spec.rollout.pauseSeconds",
-        json!({"minimum": 0, "maximum": MAX_PAUSE_SECONDS}),
-    );
+    rollout_steps(s);
     for gates in ["spec.abortIf", "spec.rollout.gates"] {
         rule(
             s,

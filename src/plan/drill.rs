@@ -163,18 +163,17 @@ pub fn at_declared(td: &TrafficDistribution, live: &Distribution) -> bool {
 
 /// Short form of a split, `T 0/100 A 0/100` over `regions`.
 pub fn short(d: &Distribution, regions: Option<&[String; 2]>) -> String {
-    let regions: Vec<&String> = match regions {
-        Some(r) => r.iter().collect(),
-        None => d.telephony.keys().collect(),
+    // The distribution's summary without sign-in (a drill moves telephony and agents only).
+    let split = Distribution {
+        sign_in: Default::default(),
+        ..d.clone()
     };
-    let pct = |m: &BTreeMap<String, i32>| {
-        regions
-            .iter()
-            .map(|r| m.get(*r).map_or("-".into(), |p| p.to_string()))
-            .collect::<Vec<_>>()
-            .join("/")
-    };
-    format!("T {} A {}", pct(&d.telephony), pct(&d.agents))
+    let mut keys = d.telephony.keys().cloned();
+    let found = [
+        keys.next().unwrap_or_default(),
+        keys.next().unwrap_or_default(),
+    ];
+    super::distribution::summary(&split, regions.unwrap_or(&found))
 }
 
 pub(super) fn at(t: Timestamp) -> Time {

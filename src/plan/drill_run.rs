@@ -182,7 +182,6 @@ pub(super) fn advance(
                 run.result = Some(DrillResult::Aborted);
                 run.reason = reason.clone();
                 run.revert_start = Some(at(f.now));
-                status.phase = DrillPhase::Reverting;
                 notes.push(Note::warning(
                     reasons::DRILL_ABORTED,
                     format!("run {}: {reason}; reverting now", run.id),
@@ -194,7 +193,6 @@ pub(super) fn advance(
                 run.hold_seconds = run.hold_start.as_ref().map(|h| secs(h, f.now));
                 run.revert_start = Some(at(f.now));
                 record_step(&mut run, step(f, "Reverting"));
-                status.phase = DrillPhase::Reverting;
                 let message = format!("run {}: hold over; reverting", run.id);
                 return reverting(status, notes, run, message);
             }
