@@ -198,7 +198,16 @@ pub async fn converge_base(engine: &Engine, world: &World) -> anyhow::Result<()>
 }
 
 pub async fn converge_all(engine: &Engine, world: &World, timeout: Duration) -> anyhow::Result<()> {
-    let progress = connect_gr::local::converge(engine, world, false, timeout, |_| {}).await;
+    // `CONNECT_GR_BENCH_LOG=1`: each object's verdict as it changes, with the seconds since the
+    // start (to see where a run that does not converge is stuck).
+    let verbose = std::env::var("CONNECT_GR_BENCH_LOG").is_ok_and(|v| v == "1");
+    let t0 = std::time::Instant::now();
+    let log = |line: String| {
+        if verbose {
+            eprintln!("{:>8.1} s  {line}", t0.elapsed().as_secs_f64());
+        }
+    };
+    let progress = connect_gr::local::converge(engine, world, false, timeout, log).await;
     let not_ready: Vec<String> = progress
         .iter()
         .filter(|p| !matches!(p.verdict, connect_gr::reconcile::Verdict::Ready(_)))

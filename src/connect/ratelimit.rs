@@ -222,6 +222,26 @@ pub struct SchedulerStats {
     pub granted: u64,
 }
 
+/// One caller waiting in [`Scheduler::acquire`]; leaves the lane's count when dropped unless it
+/// was granted (then the grant already took it out).
+struct Waiting<'a> {
+    scheduler: &'a Scheduler,
+    region: &'a str,
+    operation: &'a str,
+    priority: usize,
+    granted: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.granted {
+            let p = self.priority;
+            self.scheduler
+                .with_lane(self.region, self.operation, |l| l.waiting[p] -= 1);
+        }
+    }
+}
+
 /// Shared by all reconcilers; clone is cheap.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -261,6 +281,16 @@ impl Scheduler {
         let started = tokio::time::Instant::now();
         let p = priority as usize;
         self.with_lane(region, operation, |l| l.waiting[p] += 1);
+        // Counted as waiting until granted or given up: a caller that stops waiting (a timeout,
+        // the other region answering first, a sibling read failing) must not hold back every
+        // lower priority on this lane for good.
+        let mut waiting = Waiting {
+            scheduler: self,
+            region,
+            operation,
+            priority: p,
+            granted: false,
+        };
         loop {
             // tokio's clock, so tests with a paused clock control it.
             let now = tokio::time::Instant::now().into_std();
@@ -275,6 +305,7 @@ impl Scheduler {
                 match lane.bucket.try_take(now) {
                     Ok(()) => {
                         lane.waiting[p] -= 1;
+                        waiting.granted = true;
                         Ok(())
                     }
                     Err(wait) => {
@@ -464,5 +495,37 @@ mod tests {
         // 1 initial token, then 10 more at 1/s (half of 2/s).
         let elapsed = start.elapsed().as_secs_f64();
         assert!(elapsed >= 9.0, "background budget not enforced: {elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_urgent_call_given_up_while_waiting_does_not_hold_back_the_calls_behind_it() {
+        let s = Scheduler::new(SchedulerConfig {
+            scale: 1.0,
+            ..Default::default()
+        });
+        let op = "DescribeTrafficDistributionGroup";
+        // Empty the bucket so the urgent call has to wait, then give it up (a timeout, as the
+        // failover lane's region fallback does).
+        while tokio::time::timeout(
+            Duration::from_millis(1),
+            s.acquire("us-west-2", op, Priority::Urgent),
+        )
+        .await
+        .is_ok()
+        {}
+        assert_eq!(
+            s.queue_depth(),
+            [0; 4],
+            "the given-up call still counts as waiting"
+        );
+        let normal = tokio::time::timeout(
+            Duration::from_secs(60),
+            s.acquire("us-west-2", op, Priority::Normal),
+        )
+        .await;
+        assert!(
+            normal.is_ok(),
+            "a normal call starved behind a caller that left"
+        );
     }
 }

@@ -32,11 +32,20 @@ pub struct SweepInFlight {
 
 pub type MembersCache = Arc<Mutex<HashMap<String, GroupMembers>>>;
 
-/// One instance's users in one region, from a read that started at `started`. The async lock
-/// makes concurrent passes share one read instead of each holding a copy of 5,000 users.
+/// One instance's users in one region, from the last complete read. The async lock makes
+/// concurrent passes share one read instead of each holding a copy of 20,000 users.
 #[derive(Debug, Default)]
 pub struct CachedUsers {
-    pub read: tokio::sync::Mutex<Option<(Instant, Arc<Vec<UserInfo>>)>>,
+    pub read: tokio::sync::Mutex<Option<UsersRead>>,
+}
+
+/// A complete listing of an instance's users and when it ran.
+#[derive(Debug)]
+pub struct UsersRead {
+    pub started: Instant,
+    /// A caller that asked before this saw the listing under way: it reads as fresh as its own.
+    pub finished: Instant,
+    pub users: Arc<Vec<UserInfo>>,
 }
 
 /// (region, instance id, with details from SearchUsers)
@@ -132,9 +141,10 @@ impl Engine {
     }
 
     /// An instance's users in a region (with routing profile, hierarchy group and tags when
-    /// `detailed`): reused when the last read started less than `max_age` ago, or started after
-    /// this call was made (so it is as fresh as a read of our own); concurrent callers share one
-    /// read.
+    /// `detailed`): reused when the last read started less than `max_age` ago, or was still
+    /// going when this call was made (it saw Connect after the caller asked, page by page, as a
+    /// read of its own would); concurrent callers share one read. So ten memberships that look
+    /// while a listing is under way wait for it instead of listing 20,000 users ten times over.
     pub async fn instance_users(
         &self,
         region: &str,
@@ -147,10 +157,10 @@ impl Engine {
         let key: UsersKey = (region.to_string(), instance_id.to_string(), detailed);
         let slot = self.users.lock().entry(key).or_default().clone();
         let mut read = slot.read.lock().await;
-        if let Some((started, users)) = &*read
-            && (*started >= asked || started.elapsed() < max_age)
+        if let Some(last) = &*read
+            && (last.finished >= asked || last.started.elapsed() < max_age)
         {
-            return Ok(users.clone());
+            return Ok(last.users.clone());
         }
         let started = Instant::now();
         let users = Arc::new(if detailed {
@@ -162,7 +172,11 @@ impl Engine {
                 .list_users(region, instance_id, priority)
                 .await?
         });
-        *read = Some((started, users.clone()));
+        *read = Some(UsersRead {
+            started,
+            finished: Instant::now(),
+            users: users.clone(),
+        });
         Ok(users)
     }
 }

@@ -15,9 +15,14 @@ const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDis
 const DESCRIBE: &str = "DescribeTrafficDistributionGroup";
 
 fn engine(endpoint: &str) -> Engine {
+    engine_at(endpoint, 200.0)
+}
+
+/// An engine whose scheduler keeps to the quotas times `scale`.
+fn engine_at(endpoint: &str, scale: f64) -> Engine {
     connect_gr::controller::install_crypto();
     let quotas = SchedulerConfig {
-        scale: 200.0,
+        scale,
         ..SchedulerConfig::from_env()
     };
     let connect = new_connect(
@@ -108,4 +113,62 @@ async fn a_failed_describe_is_not_remembered() {
     let read = engine.describe_group(SOURCE, &arn, Priority::Normal).await;
     assert!(read.is_ok(), "{read:?}");
     assert_eq!(describes(&emu) - before, 1);
+}
+
+/// ListUsers calls in the source region.
+fn user_pages(emu: &Emulator) -> usize {
+    emu.calls()
+        .iter()
+        .filter(|c| c["operation"] == "ListUsers" && c["region"] == SOURCE)
+        .count()
+}
+
+#[tokio::test]
+async fn passes_that_ask_for_the_users_while_a_listing_is_under_way_share_it() {
+    for (k, v) in [("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")] {
+        // SAFETY: test set-up; every test sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    // 20,000 users are 20 pages; at ListUsers' quota (10/s, burst 10) a listing takes a second or two.
+    let emu = Emulator::start_with(&["--quotas", "on", "--users", "20000"]);
+    // A little under the quota, so the engine's pacing never meets the emulator's 429.
+    let engine = engine_at(&emu.endpoint(), 0.8);
+    let listing = async || {
+        engine
+            .instance_users(
+                SOURCE,
+                crate::support::emulator::INSTANCE_ID,
+                false,
+                Priority::Normal,
+                Duration::ZERO,
+            )
+            .await
+            .map(|u| u.len())
+    };
+    let before = user_pages(&emu);
+    let one = listing().await.unwrap();
+    let pages = user_pages(&emu) - before;
+    assert!(
+        pages >= 10,
+        "a listing of {one} users took only {pages} pages"
+    );
+    // Ten passes that do not trust an old listing (max age zero), each asking 100 ms after the
+    // one before: all of them while one listing is under way.
+    let before = user_pages(&emu);
+    let passes = (0..10u64).map(|i| {
+        let listing = &listing;
+        async move {
+            tokio::time::sleep(Duration::from_millis(100 * i)).await;
+            listing().await
+        }
+    });
+    let seen = futures::future::join_all(passes).await;
+    for n in &seen {
+        assert_eq!(n.as_ref().ok(), Some(&one), "{n:?}");
+    }
+    assert_eq!(
+        user_pages(&emu) - before,
+        pages,
+        "ten passes asking during one listing made more than one listing"
+    );
 }
