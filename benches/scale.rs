@@ -268,6 +268,13 @@ async fn run() -> anyhow::Result<()> {
         .map(|g| connect_gr::plan::sweep::pages(members(g, agents).count()))
         .sum::<usize>();
     let needed_s = pages as f64 / quotas.quota("ListTrafficDistributionGroupUsers").0;
+    // The price of the budget: a membership change made by hand is seen by the sweep that reads
+    // its page; the sweeps of every group share the background budget of the member reads, so
+    // one round over all groups takes `pages / budget rate`, and the next round starts at most a
+    // resync after the last one ended (production seconds).
+    let drift_notice_s = pages as f64
+        / (quotas.quota("ListTrafficDistributionGroupUsers").0 * quotas.background_budget)
+        + PRODUCTION_RESYNC_S;
 
     // Steady state: each object at its own requeue time, as in the controller. Halfway through,
     // a failover of one distribution (its spec changed, reconciled at once as the controller's
@@ -333,6 +340,7 @@ async fn run() -> anyhow::Result<()> {
             "busiest_read_fraction": round(busiest_share, 4),
             "rss_mib": round(rss, 1),
             "needed_reads_s": round(needed_s, 1),
+            "drift_notice_max_s": round(drift_notice_s, 0),
             "ready_to_needed_ratio": round(ready_s / needed_s, 2),
             "writes_to_ready_by_operation": writes_to_ready,
             "calls_to_ready_by_operation": ready_calls,

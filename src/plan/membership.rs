@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Verdict;
+use super::directory::Directory;
 use crate::api::common::STATUS_LIST_CAP;
 use crate::api::reasons;
-use crate::connect::{NamedId, UserInfo};
+use crate::connect::NamedId;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -49,15 +50,13 @@ pub struct Resolution {
 /// all tags); users and selector matches are unioned.
 pub fn resolve(
     desired: &DesiredAgents,
-    users: &[UserInfo],
+    users: &Directory,
     routing_profiles: &[NamedId],
     hierarchy_groups: &[NamedId],
 ) -> Resolution {
-    let by_name: BTreeMap<&str, &UserInfo> =
-        users.iter().map(|u| (u.username.as_str(), u)).collect();
     let mut res = Resolution::default();
     for name in &desired.users {
-        match by_name.get(name.as_str()) {
+        match users.by_username(name) {
             Some(u) => {
                 res.ids.insert(u.id.clone(), u.username.clone());
             }
@@ -88,7 +87,7 @@ pub fn resolve(
         &mut res.unknown_selectors,
     );
     if desired.has_selector() {
-        for u in users {
+        for u in users.users() {
             let by_rp = desired.routing_profiles.is_empty()
                 || u.routing_profile_id
                     .as_ref()

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::directory::Directory;
 use super::drift;
 use super::membership::{MembershipDiff, Mode, Next, Progress, Resolution, diff, verdict};
 use super::{Ending, Note, Verdict};
@@ -21,7 +22,6 @@ use crate::api::annotations::RESUME as RESUME_ANNOTATION;
 use crate::api::common::STATUS_LIST_CAP;
 use crate::api::drift::{DriftPolicy, DriftStatus};
 use crate::api::reasons;
-use crate::connect::UserInfo;
 
 /// What a pass read before it decides.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +39,7 @@ pub struct Seen {
     /// How long a members sweep in flight has left (then look again, to act on what it found).
     pub sweep_left: Option<Duration>,
     /// The instance's users, read on request to name agents put in by hand.
-    pub users: Option<Arc<Vec<UserInfo>>>,
+    pub users: Option<Arc<Directory>>,
 }
 
 /// The settings and facts of the object the decision needs besides what was read.
@@ -140,7 +140,7 @@ pub fn decide(f: Facts<'_>) -> Decided {
             .or_else(|| {
                 seen.users
                     .as_ref()
-                    .and_then(|u| u.iter().find(|u| u.id == id).map(|u| u.username.clone()))
+                    .and_then(|u| u.by_id(id).map(|u| u.username.clone()))
             })
             .unwrap_or_else(|| id.to_string())
     };

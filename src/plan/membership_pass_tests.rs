@@ -7,6 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::*;
 use crate::api::drift::DriftPolicy;
 use crate::connect::UserInfo;
+use crate::plan::directory::Directory;
 
 const RESYNC: Duration = Duration::from_secs(300);
 
@@ -35,12 +36,12 @@ fn seen(members: &[&str]) -> Seen {
     }
 }
 
-fn users() -> Option<Arc<Vec<UserInfo>>> {
-    Some(Arc::new(vec![UserInfo {
+fn users() -> Option<Arc<Directory>> {
+    Some(Arc::new(Directory::new(vec![UserInfo {
         id: "u-b".into(),
         username: "bob".into(),
         ..Default::default()
-    }]))
+    }])))
 }
 
 /// A status whose last pass kept `kept` (and applied the spec).

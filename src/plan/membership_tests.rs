@@ -1,3 +1,5 @@
+use crate::connect::UserInfo;
+
 #[test]
 fn a_busy_group_keeps_the_membership_until_it_is_active_and_only_a_gone_one_releases() {
     use crate::connect::ConnectError as E;
@@ -37,13 +39,13 @@ fn user(id: &str, name: &str, rp: &str, hg: &str, tags: &[(&str, &str)]) -> User
     }
 }
 
-fn directory() -> (Vec<UserInfo>, Vec<NamedId>, Vec<NamedId>) {
+fn directory() -> (Directory, Vec<NamedId>, Vec<NamedId>) {
     (
-        vec![
+        Directory::new(vec![
             user("u1", "alice", "rp-basic", "hg-1", &[("team", "support")]),
             user("u2", "bob", "rp-sales", "hg-2", &[("team", "sales")]),
             user("u3", "carol", "rp-basic", "hg-2", &[]),
-        ],
+        ]),
         vec![
             NamedId {
                 id: "rp-basic".into(),

@@ -2,6 +2,7 @@
 //! Each planner takes plain data (mapped from the CRD spec and from `connect` observations by
 //! the reconcilers) and returns a decision the executor carries out.
 
+pub mod directory;
 pub mod distribution;
 pub mod drift;
 pub mod drill;

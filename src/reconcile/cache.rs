@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::Engine;
-use crate::connect::{ConnectApi, ConnectError, ConnectResult, Priority, UserInfo};
+use crate::connect::{ConnectApi, ConnectError, ConnectResult, Priority};
+use crate::plan::directory::Directory;
 use crate::plan::sweep::{self, Write};
 
 /// What is known of one group's members.
@@ -45,7 +46,7 @@ pub struct UsersRead {
     pub started: Instant,
     /// A caller that asked before this saw the listing under way: it reads as fresh as its own.
     pub finished: Instant,
-    pub users: Arc<Vec<UserInfo>>,
+    pub users: Arc<Directory>,
 }
 
 /// (region, instance id, with details from SearchUsers)
@@ -152,7 +153,7 @@ impl Engine {
         detailed: bool,
         priority: Priority,
         max_age: Duration,
-    ) -> ConnectResult<Arc<Vec<UserInfo>>> {
+    ) -> ConnectResult<Arc<Directory>> {
         let asked = Instant::now();
         let key: UsersKey = (region.to_string(), instance_id.to_string(), detailed);
         let slot = self.users.lock().entry(key).or_default().clone();
@@ -163,7 +164,7 @@ impl Engine {
             return Ok(last.users.clone());
         }
         let started = Instant::now();
-        let users = Arc::new(if detailed {
+        let users = Arc::new(Directory::new(if detailed {
             self.connect
                 .search_users(region, instance_id, priority)
                 .await?
@@ -171,7 +172,7 @@ impl Engine {
             self.connect
                 .list_users(region, instance_id, priority)
                 .await?
-        });
+        }));
         *read = Some(UsersRead {
             started,
             finished: Instant::now(),

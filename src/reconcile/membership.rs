@@ -6,7 +6,7 @@
 //! associate and, Exact, disassociate calls as one rate-limited batch window, each recorded in the
 //! members cache as it lands; `plan::membership_pass::finish` records what landed) and status.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
@@ -336,11 +336,10 @@ async fn observe(
             users_max_age,
         )
         .await?;
-    let replica_ids: HashSet<&str> = replica_users.iter().map(|u| u.id.as_str()).collect();
     let mut desired_ids = BTreeSet::new();
     let mut pending = Vec::new();
     for (id, name) in &resolution.ids {
-        if replica_ids.contains(id.as_str()) {
+        if replica_users.contains_id(id) {
             desired_ids.insert(id.clone());
         } else {
             pending.push(name.clone());

@@ -7,8 +7,6 @@
 //! is reported (no reads). A failed read is an error: FailoverReady=Unknown with the error, the
 //! previous findings kept.
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::jiff::Timestamp;
 
 use super::Engine;
@@ -226,11 +224,11 @@ pub async fn observe(
     let not_mirrored = async {
         let (in_replica, in_source) =
             futures::future::try_join(users(&replica), users(&source)).await?;
-        let in_replica: BTreeSet<&str> = in_replica.iter().map(|u| u.id.as_str()).collect();
         Ok::<_, ConnectError>(
             in_source
+                .users()
                 .iter()
-                .filter(|u| !in_replica.contains(u.id.as_str()))
+                .filter(|u| !in_replica.contains_id(&u.id))
                 .count(),
         )
     };
