@@ -287,14 +287,16 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> Snapshot {
                 .map(|u| UserSpec {
                     username: u.username.clone(),
                     routing_profile: u
-                        .routing_profile_id
-                        .as_ref()
+                        .routing_profile_id()
                         .and_then(|p| profiles.get(p).cloned()),
                     hierarchy_group: u
-                        .hierarchy_group_id
-                        .as_ref()
+                        .hierarchy_group_id()
                         .and_then(|h| hierarchies.get(h).cloned()),
-                    tags: u.tags.clone(),
+                    tags: u
+                        .details
+                        .as_ref()
+                        .map(|d| d.tags.clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             phone_numbers: phones

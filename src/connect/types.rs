@@ -77,9 +77,31 @@ impl DistributionUpdate {
 pub struct UserInfo {
     pub id: String,
     pub username: String,
+    /// Only from SearchUsers (a selector needs them). Boxed: a plain listing of 20,000 users
+    /// then holds 56 bytes a user besides its two strings, not 120.
+    pub details: Option<Box<UserDetails>>,
+}
+
+/// What a selector matches a user on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserDetails {
     pub routing_profile_id: Option<String>,
     pub hierarchy_group_id: Option<String>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl UserInfo {
+    pub fn routing_profile_id(&self) -> Option<&str> {
+        self.details.as_ref()?.routing_profile_id.as_deref()
+    }
+
+    pub fn hierarchy_group_id(&self) -> Option<&str> {
+        self.details.as_ref()?.hierarchy_group_id.as_deref()
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.details.as_ref()?.tags.get(key).map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

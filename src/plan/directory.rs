@@ -97,6 +97,11 @@ mod tests {
     }
 
     #[test]
+    fn a_user_of_a_plain_listing_holds_no_more_than_its_two_strings_and_a_pointer() {
+        assert!(std::mem::size_of::<UserInfo>() <= 56);
+    }
+
+    #[test]
     fn a_user_listed_twice_across_pages_is_kept_once() {
         let d = Directory::new(vec![
             user("a", "alice"),

@@ -89,14 +89,13 @@ pub fn resolve(
     if desired.has_selector() {
         for u in users.users() {
             let by_rp = desired.routing_profiles.is_empty()
-                || u.routing_profile_id
-                    .as_ref()
-                    .is_some_and(|id| rp.contains(id));
+                || u.routing_profile_id().is_some_and(|id| rp.contains(id));
             let by_hg = desired.hierarchy_groups.is_empty()
-                || u.hierarchy_group_id
-                    .as_ref()
-                    .is_some_and(|id| hg.contains(id));
-            let by_tags = desired.tags.iter().all(|(k, v)| u.tags.get(k) == Some(v));
+                || u.hierarchy_group_id().is_some_and(|id| hg.contains(id));
+            let by_tags = desired
+                .tags
+                .iter()
+                .all(|(k, v)| u.tag(k) == Some(v.as_str()));
             if by_rp && by_hg && by_tags {
                 res.ids.insert(u.id.clone(), u.username.clone());
             }

@@ -1,4 +1,4 @@
-use crate::connect::UserInfo;
+use crate::connect::{UserDetails, UserInfo};
 
 #[test]
 fn a_busy_group_keeps_the_membership_until_it_is_active_and_only_a_gone_one_releases() {
@@ -30,12 +30,14 @@ fn user(id: &str, name: &str, rp: &str, hg: &str, tags: &[(&str, &str)]) -> User
     UserInfo {
         id: id.into(),
         username: name.into(),
-        routing_profile_id: Some(rp.into()),
-        hierarchy_group_id: Some(hg.into()),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        details: Some(Box::new(UserDetails {
+            routing_profile_id: Some(rp.into()),
+            hierarchy_group_id: Some(hg.into()),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })),
     }
 }
 

@@ -163,6 +163,9 @@ impl Engine {
         {
             return Ok(last.users.clone());
         }
+        // The old listing is of no use to anyone from here on (every caller waits on this lock):
+        // let it go before the new one is read, so 20,000 users are not held twice.
+        *read = None;
         let started = Instant::now();
         let users = Arc::new(Directory::new(if detailed {
             self.connect

@@ -54,12 +54,14 @@ impl SdkConnect {
                 .map(|u| UserInfo {
                     id: u.id().unwrap_or_default().into(),
                     username: u.username().unwrap_or_default().into(),
-                    routing_profile_id: u.routing_profile_id().map(str::to_string),
-                    hierarchy_group_id: u.hierarchy_group_id().map(str::to_string),
-                    tags: u
-                        .tags()
-                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
+                    details: Some(Box::new(UserDetails {
+                        routing_profile_id: u.routing_profile_id().map(str::to_string),
+                        hierarchy_group_id: u.hierarchy_group_id().map(str::to_string),
+                        tags: u
+                            .tags()
+                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                    })),
                 })
                 .collect();
             Ok((items, out.next_token().map(str::to_string)))
