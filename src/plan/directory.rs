@@ -57,12 +57,6 @@ impl Directory {
     }
 }
 
-impl From<Vec<UserInfo>> for Directory {
-    fn from(users: Vec<UserInfo>) -> Self {
-        Self::new(users)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
