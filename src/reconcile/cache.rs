@@ -29,9 +29,22 @@ pub struct GroupMembers {
 pub struct SweepInFlight {
     pub writes: Vec<Write>,
     pub eta: Instant,
+    /// Which sweep this is: one that finds another in its place (the members were forgotten and
+    /// read again meanwhile) leaves the newer knowledge alone.
+    pub started: Instant,
 }
 
 pub type MembersCache = Arc<Mutex<HashMap<String, GroupMembers>>>;
+
+/// A group's first read of its members: one at a time, and the controller's writes made while it
+/// pages (locked after [`MembersCache`] when both are needed).
+#[derive(Debug, Default)]
+pub struct FirstRead {
+    pub gate: Arc<tokio::sync::Mutex<()>>,
+    pub writes: Vec<Write>,
+}
+
+pub type FirstReads = Mutex<HashMap<String, FirstRead>>;
 
 /// One instance's users in one region, from the last complete read. The async lock makes
 /// concurrent passes share one read instead of each holding a copy of 20,000 users.
@@ -62,15 +75,26 @@ impl Engine {
         region: &str,
         group: &str,
     ) -> ConnectResult<Option<Instant>> {
-        let now = Instant::now();
-        {
-            let mut map = self.members.lock();
-            if let Some(g) = map.get_mut(group) {
-                if sweep::due(now - g.checked, g.sweep.is_some(), self.resync) {
-                    return Ok(Some(self.start_sweep(g, region, group, now)));
-                }
-                return Ok(g.sweep.as_ref().map(|s| s.eta));
-            }
+        if let Some(eta) = self.known_members(region, group) {
+            return Ok(eta);
+        }
+        // The first read is shared: passes that ask meanwhile wait for it and then use it, so a
+        // read that started earlier never replaces one that holds a later write.
+        let gate = self
+            .member_reads
+            .lock()
+            .entry(group.to_string())
+            .or_default()
+            .gate
+            .clone();
+        let _turn = gate.lock().await;
+        if let Some(eta) = self.known_members(region, group) {
+            return Ok(eta);
+        }
+        // Writes recorded from here on land in this log: the read may have paged past them.
+        // Writes before it are in what the read sees.
+        if let Some(r) = self.member_reads.lock().get_mut(group) {
+            r.writes.clear();
         }
         let read: BTreeSet<String> = self
             .connect
@@ -78,15 +102,34 @@ impl Engine {
             .await?
             .into_iter()
             .collect();
-        self.members.lock().insert(
+        let mut map = self.members.lock();
+        let writes = self
+            .member_reads
+            .lock()
+            .remove(group)
+            .map(|r| r.writes)
+            .unwrap_or_default();
+        map.insert(
             group.to_string(),
             GroupMembers {
-                known: read,
+                known: sweep::finish(read, &writes),
                 checked: Instant::now(),
                 sweep: None,
             },
         );
         Ok(None)
+    }
+
+    /// When the group's members are known: starts the sweep that is due and returns when a
+    /// sweep in flight should end. `None` when they were never read.
+    fn known_members(&self, region: &str, group: &str) -> Option<Option<Instant>> {
+        let now = Instant::now();
+        let mut map = self.members.lock();
+        let g = map.get_mut(group)?;
+        if sweep::due(now - g.checked, g.sweep.is_some(), self.resync) {
+            return Some(Some(self.start_sweep(g, region, group, now)));
+        }
+        Some(g.sweep.as_ref().map(|s| s.eta))
     }
 
     /// Forgets what is known of a group's members: the next look reads them in full.
@@ -105,14 +148,20 @@ impl Engine {
 
     /// Records one of the controller's own successful writes to a group.
     pub fn record_write(&self, group: &str, write: Write) {
-        if let Some(g) = self.members.lock().get_mut(group) {
-            match &write {
-                Write::Associated(id) => g.known.insert(id.clone()),
-                Write::Disassociated(id) => g.known.remove(id),
-            };
-            if let Some(s) = &mut g.sweep {
-                s.writes.push(write);
+        let mut map = self.members.lock();
+        let Some(g) = map.get_mut(group) else {
+            // No members known yet: a first read under way corrects itself with it.
+            if let Some(r) = self.member_reads.lock().get_mut(group) {
+                r.writes.push(write);
             }
+            return;
+        };
+        match &write {
+            Write::Associated(id) => g.known.insert(id.clone()),
+            Write::Disassociated(id) => g.known.remove(id),
+        };
+        if let Some(s) = &mut g.sweep {
+            s.writes.push(write);
         }
     }
 
@@ -130,6 +179,7 @@ impl Engine {
         g.sweep = Some(SweepInFlight {
             writes: Vec::new(),
             eta,
+            started: now,
         });
         tokio::spawn(run_sweep(
             self.connect.clone(),
@@ -137,6 +187,7 @@ impl Engine {
             region.to_string(),
             group.to_string(),
             interval,
+            now,
         ));
         eta
     }
@@ -194,6 +245,7 @@ async fn run_sweep(
     region: String,
     group: String,
     interval: Duration,
+    started: Instant,
 ) {
     let mut read = BTreeSet::new();
     let mut token: Option<String> = None;
@@ -214,22 +266,24 @@ async fn run_sweep(
         tokio::time::sleep(interval).await;
     };
     let mut map = cache.lock();
+    let Some(g) = map
+        .get_mut(&group)
+        .filter(|g| g.sweep.as_ref().is_some_and(|s| s.started == started))
+    else {
+        return;
+    };
     match result {
         Ok(()) => {
-            if let Some(g) = map.get_mut(&group) {
-                let writes = g.sweep.take().map(|s| s.writes).unwrap_or_default();
-                g.known = sweep::finish(read, &writes);
-                g.checked = Instant::now();
-            }
+            let writes = g.sweep.take().map(|s| s.writes).unwrap_or_default();
+            g.known = sweep::finish(read, &writes);
+            g.checked = Instant::now();
         }
         Err(ConnectError::NotFound(_)) => {
             map.remove(&group);
         }
         Err(e) => {
             tracing::warn!(%group, error = %e, "membership drift sweep failed; retrying at the next pass");
-            if let Some(g) = map.get_mut(&group) {
-                g.sweep = None;
-            }
+            g.sweep = None;
         }
     }
 }

@@ -127,6 +127,8 @@ pub struct Engine {
     /// Known members per group ARN, so a 5,000-agent group is not re-read (500 pages) each pass
     /// but swept in the background, paced over the resync period.
     pub members: cache::MembersCache,
+    /// First reads of a group's members under way (one per group at a time).
+    pub member_reads: cache::FirstReads,
     /// Pages per second membership sweeps may read (the background budget of
     /// ListTrafficDistributionGroupUsers).
     pub sweep_rate: f64,
@@ -162,6 +164,7 @@ impl Engine {
             drift_policy: api::DriftPolicy::Correct,
             batch_window: Duration::from_secs(20),
             members: Arc::default(),
+            member_reads: Default::default(),
             sweep_rate: 1.0,
             users: Mutex::new(HashMap::new()),
             groups: Arc::default(),
@@ -182,6 +185,7 @@ impl Engine {
             resync: self.resync,
             batch_window: self.batch_window,
             members: Arc::default(),
+            member_reads: Default::default(),
             sweep_rate: self.sweep_rate,
             users: Mutex::new(HashMap::new()),
             groups: Arc::default(),

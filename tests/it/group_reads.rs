@@ -172,3 +172,87 @@ async fn passes_that_ask_for_the_users_while_a_listing_is_under_way_share_it() {
         "ten passes asking during one listing made more than one listing"
     );
 }
+
+/// ListTrafficDistributionGroupUsers calls in the source region.
+fn member_pages(emu: &Emulator) -> usize {
+    emu.calls()
+        .iter()
+        .filter(|c| c["operation"] == "ListTrafficDistributionGroupUsers" && c["region"] == SOURCE)
+        .count()
+}
+
+#[tokio::test]
+async fn a_first_read_of_the_members_is_shared_and_keeps_a_write_made_while_it_pages() {
+    // The CI failure of 2026-12-04: ten memberships each read the group's members; a read that
+    // started before another membership's associations finished after them and replaced what
+    // that membership had recorded, so a later pass associated an agent a second time.
+    let (emu, setup, arn) = bed().await;
+    let mut ids: Vec<String> = setup
+        .connect
+        .list_users(
+            SOURCE,
+            crate::support::emulator::INSTANCE_ID,
+            Priority::Normal,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    ids.sort();
+    assert!(ids.len() > 40, "the emulator has {} users", ids.len());
+    // The late one sorts first: a read that has paged past the start never sees it.
+    let late = ids[0].clone();
+    let members = &ids[1..41];
+    for id in members {
+        setup
+            .connect
+            .associate_group_user(SOURCE, &arn, crate::support::emulator::INSTANCE_ID, id)
+            .await
+            .unwrap();
+    }
+    let before = member_pages(&emu);
+    setup
+        .connect
+        .list_group_users(SOURCE, &arn, Priority::Normal)
+        .await
+        .unwrap();
+    let pages = member_pages(&emu) - before;
+    // At the quota (2/s, burst 5) the engine's read of four pages takes a second or more.
+    emu.set_quotas(true);
+    let engine = engine_at(&emu.endpoint(), 0.5);
+    let before = member_pages(&emu);
+    let first = engine.ensure_members(SOURCE, &arn);
+    let meanwhile = async {
+        let waited = tokio::time::Instant::now();
+        while member_pages(&emu) - before < 2 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(30),
+                "the read never paged"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        engine
+            .connect
+            .associate_group_user(SOURCE, &arn, crate::support::emulator::INSTANCE_ID, &late)
+            .await
+            .unwrap();
+        engine.record_write(
+            &arn,
+            connect_gr::plan::sweep::Write::Associated(late.clone()),
+        );
+        // Another pass asks while the read is under way.
+        engine.ensure_members(SOURCE, &arn).await
+    };
+    let (a, b) = tokio::join!(first, meanwhile);
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        member_pages(&emu) - before,
+        pages,
+        "the second pass did not share the first read"
+    );
+    let (known, has_late) = engine.with_members(&arn, |m| (m.len(), m.contains(&late)));
+    assert!(has_late, "the write made while the read paged was lost");
+    assert_eq!(known, members.len() + 1);
+}
