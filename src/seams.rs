@@ -65,6 +65,31 @@ mod tests {
     }
 
     #[test]
+    fn the_denylist_planner_imports_no_runtime_no_sdk_and_never_reads_the_clock() {
+        let forbidden = [
+            "tokio",
+            "aws_sdk",
+            "aws_smithy",
+            "aws_config",
+            "crate::connect",
+            "crate::reconcile",
+            "super::steps",
+            "super::dynamo",
+            "now_rfc3339",
+            "Timestamp::now",
+            "Instant::now",
+            "SystemTime",
+            "async fn",
+            ".await",
+        ];
+        let found: Vec<String> = offenders("denylist", &forbidden)
+            .into_iter()
+            .filter(|f| f.contains("/denylist/plan.rs:"))
+            .collect();
+        assert_eq!(found, Vec::<String>::new());
+    }
+
+    #[test]
     fn the_reconcilers_never_reach_into_the_emulator() {
         assert_eq!(
             offenders("reconcile", &["crate::emulator", "emulator::"]),

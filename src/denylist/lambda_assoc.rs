@@ -135,66 +135,10 @@ impl RegionAssociation {
     }
 }
 
-/// Ensures every function of `names` is associated with `instance_id` in every region of `apis`.
-pub async fn ensure_associations<L: LambdaAssociations>(
-    apis: &[L],
-    instance_id: &str,
-    account_id: &str,
-    names: &[String],
-) -> Vec<RegionAssociation> {
-    let mut out = Vec::new();
-    for api in apis {
-        out.push(ensure_in_region(api, instance_id, account_id, names).await);
-    }
-    out
-}
-
-async fn ensure_in_region<L: LambdaAssociations>(
-    api: &L,
-    instance_id: &str,
-    account_id: &str,
-    names: &[String],
-) -> RegionAssociation {
-    let region = api.region().to_string();
-    let mut ra = RegionAssociation {
-        region: region.clone(),
-        functions: names
-            .iter()
-            .map(|n| FunctionAssociation {
-                name: n.clone(),
-                arn: function_arn(&region, account_id, n),
-                associated: false,
-                newly: false,
-            })
-            .collect(),
-        errors: Vec::new(),
-    };
-    let listed = match api.list_lambda_functions(instance_id).await {
-        Ok(l) => l,
-        Err(e) => {
-            ra.errors.push(e);
-            return ra;
-        }
-    };
-    for f in &mut ra.functions {
-        if listed.iter().any(|a| a == &f.arn) {
-            f.associated = true;
-            continue;
-        }
-        match api.associate_lambda_function(instance_id, &f.arn).await {
-            Ok(()) => {
-                f.associated = true;
-                f.newly = true;
-            }
-            Err(e) => ra.errors.push(e),
-        }
-    }
-    ra
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::denylist::steps::ensure_associations;
     use parking_lot::Mutex;
     use std::collections::BTreeMap;
 

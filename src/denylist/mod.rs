@@ -2,8 +2,9 @@
 //! every region calls can land in, the declared entries, the association of the two Lambda
 //! functions with the Connect instance in each region, and the two handlers' logic.
 //!
-//! Kubernetes-free: the `CallerDenylist` reconciler calls [`reconcile_denylist`] once per pass
-//! and turns the [`DenylistObservation`] into status and conditions.
+//! Kubernetes-free: the `CallerDenylist` reconciler runs its steps ([`steps::observe`], the pure
+//! [`plan::plan`], [`steps::execute`]) once per pass and turns the [`DenylistObservation`] of
+//! [`plan::outcome`] into status and conditions; [`reconcile_denylist`] runs the same steps.
 
 pub mod cli;
 pub mod dynamo;
@@ -12,6 +13,8 @@ pub mod error;
 pub mod handlers;
 pub mod lambda_assoc;
 pub mod number;
+pub mod plan;
+pub mod steps;
 pub mod table;
 
 use std::collections::BTreeSet;
@@ -19,9 +22,9 @@ use std::collections::BTreeSet;
 use self::entry::EntryCounts;
 use self::error::{DenylistError, ErrorClass};
 use self::handlers::DenylistStore;
-use self::lambda_assoc::{LambdaAssociations, RegionAssociation, ensure_associations};
+use self::lambda_assoc::{LambdaAssociations, RegionAssociation};
 use self::number::{NumberPolicy, normalize_with};
-use self::table::{SyncReport, TableAdmin, TableObservation, ensure_global_table, sync_entries};
+use self::table::{SyncReport, TableAdmin, TableObservation};
 
 /// Desired state of one denylist.
 #[derive(Debug, Clone)]
@@ -103,6 +106,15 @@ impl DenylistObservation {
         !self.ready && !self.stalled() && !self.transient()
     }
 
+    /// Every error of the pass, for a condition message.
+    pub fn errors_text(&self) -> String {
+        self.errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// A transient error: requeue with backoff.
     pub fn transient(&self) -> bool {
         self.errors.iter().any(|e| e.class == ErrorClass::Transient)
@@ -127,13 +139,10 @@ pub fn normalize_declared(
     (ok, bad)
 }
 
-/// One reconcile pass of a denylist. Never waits for AWS to settle: call again while
-/// `!ready` (a few seconds while `waiting()`, with backoff on `transient()`, not while
-/// `stalled()` until the spec changes).
-///
-/// Entries are written to the source region only (the global table replicates them); an
-/// invalid declared number stops the entry sync (nothing is deleted on a half-read spec) but
-/// not the table or the Lambda association.
+/// One reconcile pass of a denylist: [`steps::observe`], [`plan::plan`], [`steps::execute`] and
+/// [`plan::outcome`], as the `CallerDenylist` reconciler runs them. Never waits for AWS to
+/// settle: call again while `!ready` (a few seconds while `waiting()`, with backoff on
+/// `transient()`, not while `stalled()` until the spec changes).
 pub async fn reconcile_denylist<T, L>(
     input: &DenylistInput,
     clients: &DenylistClients<T, L>,
@@ -142,58 +151,10 @@ where
     T: TableAdmin + DenylistStore,
     L: LambdaAssociations,
 {
-    let table = ensure_global_table(&clients.source, clients.replica.as_ref()).await;
-    let mut errors = table.errors.clone();
-    let (declared, invalid) = normalize_declared(&input.declared, &input.number_policy);
-    for (n, why) in &invalid {
-        errors.push(DenylistError::terminal(
-            "ValidateNumbers",
-            format!("declared number {n:?}: {why}"),
-        ));
-    }
-    let mut entries = None;
-    if table.source.state.is_ready() && invalid.is_empty() {
-        match sync_entries(&clients.source, &declared, &input.owner, &input.now).await {
-            Ok(r) => entries = Some(r),
-            Err(e) => errors.push(e),
-        }
-    }
-    let mut lambda = Vec::new();
-    if let Some(l) = &input.lambda {
-        let (instance_id, account_id) = match lambda_assoc::parse_instance_arn(&l.instance_id) {
-            Some((_, account, id)) => (id, account),
-            None => (l.instance_id.clone(), l.account_id.clone()),
-        };
-        lambda = ensure_associations(
-            &clients.connect,
-            &instance_id,
-            &account_id,
-            &l.function_names,
-        )
-        .await;
-        for r in &lambda {
-            errors.extend(r.errors.iter().cloned());
-        }
-    }
-    let ready = errors.is_empty()
-        && table.ready()
-        // Every planned put is written or present anyway; every planned delete is done or the
-        // entry is no longer ours: a completed sync is converged.
-        && entries.is_some()
-        && lambda.iter().all(RegionAssociation::all_associated);
-    DenylistObservation {
-        counts: entries.as_ref().map(|r| r.counts),
-        managed_numbers: entries
-            .as_ref()
-            .map(|r| r.managed.clone())
-            .unwrap_or_default(),
-        table,
-        entries,
-        invalid_numbers: invalid,
-        lambda,
-        ready,
-        errors,
-    }
+    let seen = steps::observe(clients, input.lambda.as_ref()).await;
+    let planned = plan::plan(input, &seen);
+    let landed = steps::execute(clients, &planned).await;
+    plan::outcome(&planned, &landed)
 }
 
 /// Removes every entry this owner declared (e.g. when the `CallerDenylist` is deleted). Agent
@@ -202,5 +163,5 @@ pub async fn release_declared<S: DenylistStore>(
     store: &S,
     owner: &str,
 ) -> Result<SyncReport, DenylistError> {
-    sync_entries(store, &BTreeSet::new(), owner, &entry::now_rfc3339()).await
+    steps::sync_entries(store, &BTreeSet::new(), owner, &entry::now_rfc3339()).await
 }

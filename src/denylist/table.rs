@@ -11,14 +11,14 @@
 //! 4. The replica's `ReplicaStatus` in the source region's `DescribeTable` is classified by
 //!    [`classify_replica_status`].
 //!
-//! Entries: [`plan_entries`] (pure) and [`sync_entries`] (execute with conditional writes).
+//! The decisions are `super::plan::plan_table` and [`plan_entries`] (pure); the calls are
+//! `super::steps`.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
 use super::entry::{Entry, EntryCounts, Source};
 use super::error::DenylistError;
-use super::handlers::DenylistStore;
 
 /// What `DescribeTable` says, reduced to what the denylist needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -167,142 +167,6 @@ impl TableObservation {
     }
 }
 
-/// One pass of table management: `source` in the source region, `replica` (an admin for the same
-/// table name in the replica region) when a replica is wanted.
-pub async fn ensure_global_table<A: TableAdmin, B: TableAdmin>(
-    source: &A,
-    replica: Option<&B>,
-) -> TableObservation {
-    let mut obs = TableObservation {
-        table_name: source.table_name().to_string(),
-        source: RegionTable {
-            region: source.region().to_string(),
-            status: None,
-            state: TableState::Missing,
-        },
-        replica: replica.map(|r| RegionTable {
-            region: r.region().to_string(),
-            status: None,
-            state: TableState::Missing,
-        }),
-        actions: Vec::new(),
-        errors: Vec::new(),
-    };
-    let src_region = source.region().to_string();
-    let info = match source.describe_table().await {
-        Ok(i) => i,
-        Err(e) => {
-            obs.errors.push(e);
-            return obs;
-        }
-    };
-    let Some(info) = info else {
-        match source.create_table().await {
-            Ok(()) => {
-                obs.actions.push(format!("CreateTable {src_region}"));
-                obs.source.state = TableState::Waiting("CREATING".into());
-            }
-            Err(e) => obs.errors.push(e),
-        }
-        return obs;
-    };
-    obs.source.status = Some(info.status.clone());
-    obs.source.state = classify_table_status(&info.status);
-    if let TableState::Failed { message, status } = &obs.source.state {
-        obs.errors.push(
-            DenylistError::terminal("TableStatus", format!("{status}: {message}"))
-                .in_region(&src_region),
-        );
-        return obs;
-    }
-    if let Some(e) = schema_error(&info) {
-        obs.source.state = failed(&info.status, &e);
-        obs.errors
-            .push(DenylistError::terminal("DescribeTable", e).in_region(&src_region));
-        return obs;
-    }
-    if !obs.source.state.is_ready() {
-        return obs;
-    }
-    let Some(replica) = replica else {
-        return obs;
-    };
-    let rep_region = replica.region().to_string();
-    // The stream must be NEW_AND_OLD_IMAGES before a replica can be added.
-    match info.stream_view_type.as_deref() {
-        Some("NEW_AND_OLD_IMAGES") => {}
-        None => {
-            match source.enable_stream().await {
-                Ok(()) => obs
-                    .actions
-                    .push(format!("UpdateTable {src_region} StreamSpecification")),
-                Err(e) => obs.errors.push(e),
-            }
-            return obs;
-        }
-        Some(other) => {
-            let msg = format!(
-                "the table's stream has view type {other}; a global table needs NEW_AND_OLD_IMAGES (disable the stream, then the controller re-enables it)"
-            );
-            set_replica(&mut obs, None, failed("STREAM", &msg));
-            obs.errors
-                .push(DenylistError::terminal("StreamSpecification", msg).in_region(&src_region));
-            return obs;
-        }
-    }
-    if let Some(r) = info.replicas.iter().find(|r| r.region == rep_region) {
-        let state = classify_replica_status(&r.status, r.status_description.as_deref());
-        if let TableState::Failed { status, message } = &state {
-            obs.errors.push(
-                DenylistError::terminal("ReplicaStatus", format!("{status}: {message}"))
-                    .in_region(&rep_region),
-            );
-        }
-        set_replica(&mut obs, Some(r.status.clone()), state);
-        return obs;
-    }
-    // No replica yet. A same-named table in the replica region that is not part of this global
-    // table cannot become a replica.
-    match replica.describe_table().await {
-        Ok(Some(other)) if !other.replicas.iter().any(|r| r.region == src_region) => {
-            let msg = format!(
-                "a separate table {} already exists in {rep_region}; it cannot become the replica. Move its items to the source table, delete it, and the controller adds the replica",
-                source.table_name()
-            );
-            set_replica(
-                &mut obs,
-                Some(other.status.clone()),
-                failed("CONFLICT", &msg),
-            );
-            obs.errors
-                .push(DenylistError::terminal("CreateReplica", msg).in_region(&rep_region));
-            return obs;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            obs.errors.push(e);
-            return obs;
-        }
-    }
-    match source.create_replica(&rep_region).await {
-        Ok(()) => {
-            obs.actions.push(format!(
-                "UpdateTable {src_region} ReplicaUpdates Create {rep_region}"
-            ));
-            set_replica(&mut obs, None, TableState::Waiting("CREATING".into()));
-        }
-        Err(e) => obs.errors.push(e),
-    }
-    obs
-}
-
-fn set_replica(obs: &mut TableObservation, status: Option<String>, state: TableState) {
-    if let Some(r) = obs.replica.as_mut() {
-        r.status = status;
-        r.state = state;
-    }
-}
-
 /// Why an existing table cannot be the denylist table, if it cannot.
 pub fn schema_error(info: &TableInfo) -> Option<String> {
     match (info.hash_key.as_deref(), info.hash_key_type.as_deref()) {
@@ -385,60 +249,6 @@ pub struct SyncReport {
     pub managed: Vec<String>,
     /// Declared numbers that are present under another source (agent, manual, another owner).
     pub declared_elsewhere: Vec<String>,
-}
-
-/// Scans, plans and executes. `declared` must be normalised (see `normalize_declared`).
-/// Conditional writes make every step safe against a concurrent agent flag: a put never
-/// overwrites (`attribute_not_exists`), a delete needs `Source = declared AND ManagedBy = owner`.
-pub async fn sync_entries<S: DenylistStore>(
-    store: &S,
-    declared: &BTreeSet<String>,
-    owner: &str,
-    now: &str,
-) -> Result<SyncReport, DenylistError> {
-    if owner.trim().is_empty() {
-        return Err(DenylistError::terminal(
-            "SyncEntries",
-            "the owner (ManagedBy) must not be empty",
-        ));
-    }
-    let mut entries = store.scan().await?;
-    let plan = plan_entries(declared, &entries, owner);
-    let mut report = SyncReport {
-        plan: plan.clone(),
-        ..Default::default()
-    };
-    for n in &plan.put {
-        let e = declared_entry(n, owner, now);
-        if store.put_if_absent(&e).await? {
-            report.written.push(n.clone());
-            entries.push(e);
-        } else {
-            report.already_present.push(n.clone());
-        }
-    }
-    for n in &plan.delete {
-        if store.delete_if_managed(n, owner).await? {
-            report.deleted.push(n.clone());
-            entries.retain(|e| &e.contact_number != n);
-        } else {
-            report.kept.push(n.clone());
-        }
-    }
-    report.counts = EntryCounts::of(&entries);
-    report.managed = entries
-        .iter()
-        .filter(|e| e.is_managed_by(owner))
-        .map(|e| e.contact_number.clone())
-        .collect();
-    report.managed.sort();
-    report.declared_elsewhere = entries
-        .iter()
-        .filter(|e| declared.contains(&e.contact_number) && !e.is_managed_by(owner))
-        .map(|e| e.contact_number.clone())
-        .collect();
-    report.declared_elsewhere.sort();
-    Ok(report)
 }
 
 #[cfg(test)]

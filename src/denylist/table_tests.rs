@@ -1,5 +1,6 @@
 use super::*;
-use crate::denylist::handlers::MemoryStore;
+use crate::denylist::handlers::{DenylistStore, MemoryStore};
+use crate::denylist::steps::sync_entries;
 use proptest::prelude::*;
 
 const OWNER: &str = "connectgr.io/ns/a";

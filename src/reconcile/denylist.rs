@@ -11,28 +11,46 @@ use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::steps::{Planned, Steps};
 use super::*;
 use crate::api::{CallerDenylist, CallerDenylistStatus, DenylistRegionStatus, reasons};
 use crate::connect::arn_account;
+use crate::denylist::dynamo::DynamoDenylist;
+use crate::denylist::lambda_assoc::ConnectLambdaApi;
+use crate::denylist::plan::{DenylistPlan, DenylistWrite, Landed, Seen, as_planned, outcome};
 use crate::denylist::table::TableState;
 use crate::denylist::{
     DenylistClients, DenylistInput, DenylistObservation, LambdaInput, number::NumberPolicy,
-    reconcile_denylist,
 };
 
-/// What the engine needs from DynamoDB (and the Lambda association calls), per pass.
+/// Where a denylist lives: its table and the two regions of its group.
+#[derive(Debug, Clone)]
+pub struct DenylistTarget {
+    pub table: String,
+    pub source: String,
+    pub replica: String,
+}
+
+/// What the engine needs from DynamoDB (and the Lambda association calls), per pass: the reads
+/// of the observe step and the writes of the execute step, kept apart so observe mode and
+/// `connect-gr plan` read and never write.
 #[async_trait]
 pub trait DenylistBackend: Send + Sync {
-    /// `connect` is the engine's Connect seam (Lambda associations go through the shared
-    /// scheduler, quotas and call metrics like every other Connect call).
-    async fn reconcile(
+    /// Every read. `connect` is the engine's Connect seam (Lambda associations go through the
+    /// shared scheduler, quotas and call metrics like every other Connect call).
+    async fn observe(
         &self,
         connect: Arc<dyn ConnectApi>,
-        table: &str,
-        source: &str,
-        replica: &str,
-        input: &DenylistInput,
-    ) -> DenylistObservation;
+        target: &DenylistTarget,
+        lambda: Option<&LambdaInput>,
+    ) -> Seen;
+    /// Sends the planned writes; each one's result, in plan order.
+    async fn execute(
+        &self,
+        connect: Arc<dyn ConnectApi>,
+        target: &DenylistTarget,
+        plan: &DenylistPlan,
+    ) -> Vec<Landed>;
     async fn release(&self, table: &str, source: &str, owner: &str) -> Result<(), String>;
 }
 
@@ -41,48 +59,78 @@ pub trait DenylistBackend: Send + Sync {
 #[derive(Default)]
 pub struct SdkDenylist {
     configs: tokio::sync::Mutex<HashMap<String, aws_config::SdkConfig>>,
+    /// DynamoDB's endpoint, when not the one of the environment (tests against moto).
+    endpoint: Option<String>,
 }
 
 impl SdkDenylist {
-    async fn config(&self, region: &str) -> aws_config::SdkConfig {
-        let mut m = self.configs.lock().await;
-        if let Some(c) = m.get(region) {
-            return c.clone();
+    /// A backend whose DynamoDB clients all go to `endpoint`.
+    pub fn with_endpoint(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: Some(endpoint.into()),
+            ..Self::default()
         }
-        let c = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
-        m.insert(region.to_string(), c.clone());
-        c
+    }
+
+    async fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
+        let mut m = self.configs.lock().await;
+        let c = match m.get(region) {
+            Some(c) => c.clone(),
+            None => {
+                let c = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.to_string()))
+                    .load()
+                    .await;
+                m.insert(region.to_string(), c.clone());
+                c
+            }
+        };
+        let mut b = aws_sdk_dynamodb::config::Builder::from(&c);
+        if let Some(e) = &self.endpoint {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_dynamodb::Client::from_conf(b.build())
+    }
+
+    async fn clients(
+        &self,
+        connect: Arc<dyn ConnectApi>,
+        t: &DenylistTarget,
+    ) -> DenylistClients<DynamoDenylist, ConnectLambdaApi> {
+        DenylistClients::from_sdk(
+            &t.table,
+            self.dynamodb(&t.source).await,
+            Some(self.dynamodb(&t.replica).await),
+            connect,
+            &[&t.source, &t.replica],
+        )
     }
 }
 
 #[async_trait]
 impl DenylistBackend for SdkDenylist {
-    async fn reconcile(
+    async fn observe(
         &self,
         connect: Arc<dyn ConnectApi>,
-        table: &str,
-        source: &str,
-        replica: &str,
-        input: &DenylistInput,
-    ) -> DenylistObservation {
-        let (s, r) = (self.config(source).await, self.config(replica).await);
-        let clients = DenylistClients::from_sdk(
-            table,
-            aws_sdk_dynamodb::Client::new(&s),
-            Some(aws_sdk_dynamodb::Client::new(&r)),
-            connect,
-            &[source, replica],
-        );
-        reconcile_denylist(input, &clients).await
+        target: &DenylistTarget,
+        lambda: Option<&LambdaInput>,
+    ) -> Seen {
+        let clients = self.clients(connect, target).await;
+        crate::denylist::steps::observe(&clients, lambda).await
+    }
+
+    async fn execute(
+        &self,
+        connect: Arc<dyn ConnectApi>,
+        target: &DenylistTarget,
+        plan: &DenylistPlan,
+    ) -> Vec<Landed> {
+        let clients = self.clients(connect, target).await;
+        crate::denylist::steps::execute(&clients, plan).await
     }
 
     async fn release(&self, table: &str, source: &str, owner: &str) -> Result<(), String> {
-        let s = self.config(source).await;
-        let store =
-            crate::denylist::dynamo::DynamoDenylist::new(aws_sdk_dynamodb::Client::new(&s), table);
+        let store = DynamoDenylist::new(self.dynamodb(source).await, table);
         crate::denylist::release_declared(&store, owner)
             .await
             .map(|_| ())
@@ -114,63 +162,174 @@ fn state_text(s: &TableState, status: &Option<String>) -> String {
     }
 }
 
+/// What a pass read: where the denylist lives and the backend's reads.
+pub struct Observed {
+    group: GroupRef,
+    backend: Arc<dyn DenylistBackend>,
+    seen: Seen,
+}
+
+/// The pass's decision and what it records.
+pub struct Plan {
+    target: DenylistTarget,
+    group: GroupRef,
+    backend: Arc<dyn DenylistBackend>,
+    denylist: DenylistPlan,
+    previous: CallerDenylistStatus,
+    resync: Duration,
+}
+
+fn target(obj: &CallerDenylist, group: &GroupRef) -> DenylistTarget {
+    DenylistTarget {
+        table: obj.spec.table_name.clone(),
+        source: group.source_region.clone(),
+        replica: group.replica_region.clone(),
+    }
+}
+
+fn lambda_input(obj: &CallerDenylist, group: &GroupRef) -> Option<LambdaInput> {
+    obj.spec.lambda_functions.as_ref().map(|l| LambdaInput {
+        instance_id: group.instance_id.clone(),
+        account_id: arn_account(&group.arn).unwrap_or_default().to_string(),
+        function_names: vec![l.add.clone(), l.check.clone()],
+    })
+}
+
+#[async_trait]
+impl Steps for CallerDenylist {
+    type Desired = ();
+    type Observed = Observed;
+    type Read = ();
+    type Plan = Plan;
+
+    fn desired(&self) {}
+
+    async fn observe(
+        &self,
+        engine: &Engine,
+        objects: &dyn Objects,
+        _: &(),
+    ) -> Result<Result<Observed, Ending>, PassError> {
+        let Some(backend) = engine.denylist.clone() else {
+            return Ok(Err(Ending::new(
+                Verdict::stalled(reasons::NO_DYNAMODB, "this engine runs without DynamoDB"),
+                engine.resync,
+            )));
+        };
+        let ns = self.namespace().unwrap_or_default();
+        let group = match resolve_group(objects, &ns, &self.spec.group_ref.name).await? {
+            Ok(g) => g,
+            Err(wait) => return Ok(Err(wait)),
+        };
+        let seen = backend
+            .observe(
+                engine.connect.clone(),
+                &target(self, &group),
+                lambda_input(self, &group).as_ref(),
+            )
+            .await;
+        Ok(Ok(Observed {
+            group,
+            backend,
+            seen,
+        }))
+    }
+
+    async fn observe_more(&self, _: &Engine, _: &mut Observed, _: ()) -> Result<(), PassError> {
+        Ok(())
+    }
+
+    fn plan(
+        &self,
+        engine: &Engine,
+        _: &(),
+        o: &Observed,
+        previous: &CallerDenylistStatus,
+        _withheld: bool,
+        now: Timestamp,
+    ) -> Planned<Plan, ()> {
+        let input = DenylistInput {
+            declared: self.spec.numbers.clone(),
+            owner: owner(self),
+            number_policy: NumberPolicy::default(),
+            lambda: lambda_input(self, &o.group),
+            now: now.to_string(),
+        };
+        Planned::Final(Plan {
+            target: target(self, &o.group),
+            group: o.group.clone(),
+            backend: o.backend.clone(),
+            denylist: crate::denylist::plan::plan(&input, &o.seen),
+            previous: previous.clone(),
+            resync: engine.resync,
+        })
+    }
+
+    fn planned_calls(plan: &Plan) -> Vec<String> {
+        plan.denylist
+            .writes
+            .iter()
+            .map(DenylistWrite::describe)
+            .collect()
+    }
+
+    /// What the pass records when every planned write lands as planned.
+    fn status_step(plan: &Plan) -> (CallerDenylistStatus, Vec<Note>, Ending) {
+        let obs = outcome(&plan.denylist, &as_planned(&plan.denylist));
+        let (status, notes, verdict) = recorded(plan, &obs);
+        let ending = verdict.unwrap_or_else(|| {
+            Ending::new(
+                Verdict::progressing(reasons::WAITING, obs.errors_text()),
+                PROGRESS_REQUEUE,
+            )
+        });
+        (status, notes, ending)
+    }
+
+    async fn execute(
+        &self,
+        engine: &Engine,
+        _: &dyn Objects,
+        plan: &Plan,
+        status: &mut CallerDenylistStatus,
+        notes: &mut Vec<Note>,
+        _now: Timestamp,
+    ) -> Result<Option<Ending>, PassError> {
+        let landed = plan
+            .backend
+            .execute(engine.connect.clone(), &plan.target, &plan.denylist)
+            .await;
+        let obs = outcome(&plan.denylist, &landed);
+        let (s, n, ending) = recorded(plan, &obs);
+        *status = s;
+        *notes = n;
+        match ending {
+            Some(end) => Ok(Some(end)),
+            None => Err(ConnectError::Transient(obs.errors_text()).into()),
+        }
+    }
+}
+
 pub async fn apply(
     engine: &Engine,
     obj: &CallerDenylist,
     objects: &dyn Objects,
     now: Timestamp,
 ) -> Pass<CallerDenylistStatus> {
-    let mut status = obj.status.clone().unwrap_or_default();
-    let mut notes = Vec::new();
-    let result = steps(engine, obj, objects, now, &mut status, &mut notes).await;
-    Pass {
-        status,
-        notes,
-        result,
-    }
+    super::steps::run(engine, objects, obj, now).await
 }
 
-async fn steps(
-    engine: &Engine,
-    obj: &CallerDenylist,
-    objects: &dyn Objects,
-    now: Timestamp,
-    status: &mut CallerDenylistStatus,
-    notes: &mut Vec<Note>,
-) -> Result<Ending, PassError> {
-    let Some(backend) = engine.denylist.clone() else {
-        return Ok(Ending::new(
-            Verdict::stalled(reasons::NO_DYNAMODB, "this engine runs without DynamoDB"),
-            engine.resync,
-        ));
-    };
-    let ns = obj.namespace().unwrap_or_default();
-    let group = match resolve_group(objects, &ns, &obj.spec.group_ref.name).await? {
-        Ok(g) => g,
-        Err(wait) => return Ok(wait),
-    };
-    let input = DenylistInput {
-        declared: obj.spec.numbers.clone(),
-        owner: owner(obj),
-        number_policy: NumberPolicy::default(),
-        lambda: obj.spec.lambda_functions.as_ref().map(|l| LambdaInput {
-            instance_id: group.instance_id.clone(),
-            account_id: arn_account(&group.arn).unwrap_or_default().to_string(),
-            function_names: vec![l.add.clone(), l.check.clone()],
-        }),
-        now: now.to_string(),
-    };
-    let obs = backend
-        .reconcile(
-            engine.connect.clone(),
-            &obj.spec.table_name,
-            &group.source_region,
-            &group.replica_region,
-            &input,
-        )
-        .await;
+/// The status, Events and ending of a pass that came to `obs`; no ending (`None`) when a
+/// transient failure should be retried with backoff.
+fn recorded(
+    plan: &Plan,
+    obs: &DenylistObservation,
+) -> (CallerDenylistStatus, Vec<Note>, Option<Ending>) {
+    let mut status = plan.previous.clone();
+    let mut notes = Vec::new();
+    let group = &plan.group;
     status.region = Some(group.source_region.clone());
-    status.id = Some(obj.spec.table_name.clone());
+    status.id = Some(plan.target.table.clone());
     if let Some(c) = obs.counts {
         status.declared = Some(c.declared as i32);
         status.agent_flagged = Some(c.agent_flagged as i32);
@@ -217,37 +376,31 @@ async fn steps(
             format!("wrote {}, removed {}", e.written.len(), e.deleted.len()),
         ));
     }
-    let errors = obs
-        .errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let (verdict, requeue) = if obs.ready {
-        (
+    let ending = if obs.ready {
+        Some(Ending::new(
             Verdict::Ready(format!(
                 "table {} answers in {} and {}",
-                obj.spec.table_name, group.source_region, group.replica_region
+                plan.target.table, group.source_region, group.replica_region
             )),
-            engine.resync,
-        )
+            plan.resync,
+        ))
     } else if obs.stalled() {
-        (
-            Verdict::stalled(reasons::DENYLIST_REJECTED, errors),
-            engine.resync,
-        )
+        Some(Ending::new(
+            Verdict::stalled(reasons::DENYLIST_REJECTED, obs.errors_text()),
+            plan.resync,
+        ))
     } else if obs.transient() {
-        return Err(ConnectError::Transient(errors).into());
+        None
     } else {
-        (
+        Some(Ending::new(
             Verdict::progressing(
                 reasons::CREATING_TABLE,
                 "waiting for the table and its replica",
             ),
             Duration::from_secs(3),
-        )
+        ))
     };
-    Ok(Ending::new(verdict, requeue))
+    (status, notes, ending)
 }
 
 /// On deletion the table and agent-flagged numbers stay; only numbers this object wrote go.

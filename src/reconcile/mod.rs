@@ -189,7 +189,8 @@ impl Engine {
             sweep_rate: self.sweep_rate,
             users: Mutex::new(HashMap::new()),
             groups: Arc::default(),
-            denylist: None,
+            // Its reads only: an observer's passes never reach their execute step.
+            denylist: self.denylist.clone(),
             observe_only: true,
             drift_policy: self.drift_policy,
             webhook_hosts: self.webhook_hosts.clone(),

@@ -81,19 +81,6 @@ pub(super) async fn observe_pass<K: Managed>(
     now: Timestamp,
 ) -> Pass<K::Status> {
     let previous = obj.status().cloned().unwrap_or_default();
-    if K::KIND == "CallerDenylist" {
-        return Pass {
-            status: previous,
-            notes: vec![],
-            result: Ok(Ending::new(
-                Verdict::progressing(
-                    reasons::OBSERVE_ONLY,
-                    "observe mode is not available for CallerDenylist (its DynamoDB writes cannot be planned): nothing was read or written",
-                ),
-                engine.resync,
-            )),
-        };
-    }
     let dry = Arc::new(crate::connect::DryRun::new(engine.connect.clone()));
     let observer = engine.observer(dry.clone());
     // The pass starts without the previous pass's plan: what it lists is this pass's alone.

@@ -7,7 +7,8 @@ use connect_gr::denylist::dynamo::DynamoDenylist;
 use connect_gr::denylist::entry::Source;
 use connect_gr::denylist::handlers::{DenylistStore, handle_add, handle_check};
 use connect_gr::denylist::number::NumberPolicy;
-use connect_gr::denylist::table::{TableAdmin, ensure_global_table, sync_entries};
+use connect_gr::denylist::steps::{ensure_global_table, sync_entries};
+use connect_gr::denylist::table::TableAdmin;
 use serde_json::Value;
 
 use crate::support::moto::{Moto, repo_root};

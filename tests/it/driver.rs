@@ -23,6 +23,9 @@ use crate::support::emulator::{Emulator, SOURCE};
 #[path = "driver_drift.rs"]
 mod drift;
 
+#[path = "driver_denylist.rs"]
+mod denylist;
+
 const REPLICA: &str = include_str!("../../deploy/examples/instance-replica.yaml");
 const DEFAULT_GROUP: &str = "apiVersion: connectgr.io/v1alpha1\nkind: TrafficDistributionGroup\nmetadata: {name: support-default}\nspec:\n  replicaRef: {name: support-center}\n  default: true\n";
 
