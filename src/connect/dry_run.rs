@@ -267,6 +267,10 @@ impl ConnectApi for DryRun {
         self.read("ListUsers", r, self.inner.list_users(r, i, p))
             .await
     }
+    async fn list_user_ids(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<String>> {
+        self.read("ListUsers", r, self.inner.list_user_ids(r, i, p))
+            .await
+    }
     async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
         self.read("SearchUsers", r, self.inner.search_users(r, i, p))
             .await

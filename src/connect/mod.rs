@@ -119,6 +119,16 @@ pub trait ConnectApi: Send + Sync {
         instance_id: &str,
         priority: Priority,
     ) -> ConnectResult<Vec<UserInfo>>;
+    /// The ids of every user (ListUsers, the usernames not kept): what "is this user there" needs.
+    async fn list_user_ids(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<String>> {
+        let users = self.list_users(region, instance_id, priority).await?;
+        Ok(users.into_iter().map(|u| u.id).collect())
+    }
     /// All users with routing profile, hierarchy group and tags (SearchUsers, 500 a page).
     async fn search_users(
         &self,

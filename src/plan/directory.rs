@@ -1,55 +1,129 @@
 //! An instance's users as one listing read them, indexed once for the lookups every membership
 //! pass and the preflight make (a username to its user, "is this id in the replica"), so a pass
-//! over 20,000 users builds no map of its own. Pure.
+//! over 20,000 users builds no map of its own. The ids and usernames are held in one text
+//! (no allocation per user): a listing of 20,000 users holds about a third of what 40,000
+//! strings would. Pure.
 
-use crate::connect::UserInfo;
+use crate::connect::{UserDetails, UserInfo};
 
 /// The users of one listing: sorted by id, with an index sorted by username.
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
-    users: Vec<UserInfo>,
-    /// Positions in `users`, in username order.
+    /// Every id and username, one after the other, in id order.
+    text: String,
+    /// Per user, in id order: where its id starts and where its username starts and ends in
+    /// `text` (its id ends where its username starts).
+    spans: Vec<[u32; 3]>,
+    /// Per user, in id order, from a detailed listing (SearchUsers); empty for a plain one.
+    details: Vec<Option<Box<UserDetails>>>,
+    /// Positions in `spans`, in username order.
     by_name: Vec<u32>,
+}
+
+/// One user of a [`Directory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    details: Option<&'a UserDetails>,
+}
+
+impl<'a> User<'a> {
+    pub fn routing_profile_id(&self) -> Option<&'a str> {
+        self.details?.routing_profile_id.as_deref()
+    }
+
+    pub fn hierarchy_group_id(&self) -> Option<&'a str> {
+        self.details?.hierarchy_group_id.as_deref()
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&'a str> {
+        self.details?.tags.get(key).map(String::as_str)
+    }
 }
 
 impl Directory {
     pub fn new(mut users: Vec<UserInfo>) -> Self {
         users.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         users.dedup_by(|a, b| a.id == b.id);
-        users.shrink_to_fit();
-        let mut by_name: Vec<u32> = (0..users.len() as u32).collect();
-        by_name
-            .sort_unstable_by(|&a, &b| users[a as usize].username.cmp(&users[b as usize].username));
-        Self { users, by_name }
+        let size: usize = users.iter().map(|u| u.id.len() + u.username.len()).sum();
+        let mut d = Self {
+            text: String::with_capacity(size),
+            spans: Vec::with_capacity(users.len()),
+            details: Vec::new(),
+            by_name: Vec::new(),
+        };
+        let detailed = users.iter().any(|u| u.details.is_some());
+        if detailed {
+            d.details.reserve_exact(users.len());
+        }
+        for u in users {
+            let id = d.text.len() as u32;
+            d.text.push_str(&u.id);
+            let name = d.text.len() as u32;
+            d.text.push_str(&u.username);
+            d.spans.push([id, name, d.text.len() as u32]);
+            if detailed {
+                d.details.push(u.details);
+            }
+        }
+        let mut by_name: Vec<u32> = (0..d.spans.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| d.username(a as usize).cmp(d.username(b as usize)));
+        d.by_name = by_name;
+        d
+    }
+
+    fn id(&self, i: usize) -> &str {
+        let [start, end, _] = self.spans[i];
+        &self.text[start as usize..end as usize]
+    }
+
+    fn username(&self, i: usize) -> &str {
+        let [_, start, end] = self.spans[i];
+        &self.text[start as usize..end as usize]
+    }
+
+    fn user(&self, i: usize) -> User<'_> {
+        User {
+            id: self.id(i),
+            username: self.username(i),
+            details: self.details.get(i).and_then(|d| d.as_deref()),
+        }
     }
 
     /// Every user, in id order.
-    pub fn users(&self) -> &[UserInfo] {
-        &self.users
+    pub fn users(&self) -> impl Iterator<Item = User<'_>> {
+        (0..self.spans.len()).map(|i| self.user(i))
     }
 
     pub fn len(&self) -> usize {
-        self.users.len()
+        self.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
+        self.spans.is_empty()
     }
 
     /// The user with this username (usernames are unique in an instance).
-    pub fn by_username(&self, name: &str) -> Option<&UserInfo> {
+    pub fn by_username(&self, name: &str) -> Option<User<'_>> {
         self.by_name
-            .binary_search_by(|&i| self.users[i as usize].username.as_str().cmp(name))
+            .binary_search_by(|&i| self.username(i as usize).cmp(name))
             .ok()
-            .map(|p| &self.users[self.by_name[p] as usize])
+            .map(|p| self.user(self.by_name[p] as usize))
     }
 
     /// The user with this id.
-    pub fn by_id(&self, id: &str) -> Option<&UserInfo> {
-        self.users
-            .binary_search_by(|u| u.id.as_str().cmp(id))
-            .ok()
-            .map(|p| &self.users[p])
+    pub fn by_id(&self, id: &str) -> Option<User<'_>> {
+        let (mut lo, mut hi) = (0, self.spans.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.id(mid).cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(self.user(mid)),
+            }
+        }
+        None
     }
 
     pub fn contains_id(&self, id: &str) -> bool {
@@ -61,6 +135,7 @@ impl Directory {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn user(id: &str, name: &str) -> UserInfo {
         UserInfo {
@@ -77,8 +152,8 @@ mod tests {
             user("a", "carol"),
             user("b", "bob"),
         ]);
-        assert_eq!(d.by_username("bob").map(|u| u.id.as_str()), Some("b"));
-        assert_eq!(d.by_username("alice").map(|u| u.id.as_str()), Some("c"));
+        assert_eq!(d.by_username("bob").map(|u| u.id), Some("b"));
+        assert_eq!(d.by_username("alice").map(|u| u.id), Some("c"));
         assert_eq!(d.by_username("dave"), None);
     }
 
@@ -87,12 +162,49 @@ mod tests {
         let d = Directory::new(vec![user("c", "alice"), user("a", "carol")]);
         assert!(d.contains_id("a"));
         assert!(!d.contains_id("b"));
-        assert_eq!(d.by_id("c").map(|u| u.username.as_str()), Some("alice"));
+        assert!(!d.contains_id(""));
+        assert_eq!(d.by_id("c").map(|u| u.username), Some("alice"));
     }
 
     #[test]
-    fn a_user_of_a_plain_listing_holds_no_more_than_its_two_strings_and_a_pointer() {
-        assert!(std::mem::size_of::<UserInfo>() <= 56);
+    fn an_id_that_runs_into_the_next_username_is_not_mistaken_for_another() {
+        let d = Directory::new(vec![user("a", "b"), user("ab", "c")]);
+        assert_eq!(d.by_id("a").map(|u| u.username), Some("b"));
+        assert_eq!(d.by_id("ab").map(|u| u.username), Some("c"));
+        assert_eq!(d.by_username("b").map(|u| u.id), Some("a"));
+    }
+
+    #[test]
+    fn every_user_is_listed_once_in_id_order() {
+        let d = Directory::new(vec![user("c", "x"), user("a", "y"), user("b", "z")]);
+        let ids: Vec<&str> = d.users().map(|u| u.id).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_detailed_listing_keeps_each_users_routing_profile_hierarchy_group_and_tags() {
+        let detailed = |id: &str, name: &str, rp: &str| UserInfo {
+            details: Some(Box::new(UserDetails {
+                routing_profile_id: Some(rp.into()),
+                hierarchy_group_id: Some(format!("hg-{rp}")),
+                tags: BTreeMap::from([("team".to_string(), name.to_string())]),
+            })),
+            ..user(id, name)
+        };
+        let d = Directory::new(vec![
+            detailed("b", "bob", "rp-2"),
+            detailed("a", "al", "rp-1"),
+        ]);
+        let bob = d.by_username("bob").expect("bob is listed");
+        assert_eq!(bob.routing_profile_id(), Some("rp-2"));
+        assert_eq!(bob.hierarchy_group_id(), Some("hg-rp-2"));
+        assert_eq!(bob.tag("team"), Some("bob"));
+        assert_eq!(
+            d.by_id("a").and_then(|u| u.routing_profile_id()),
+            Some("rp-1")
+        );
+        let plain = Directory::new(vec![user("a", "al")]);
+        assert_eq!(plain.by_id("a").and_then(|u| u.routing_profile_id()), None);
     }
 
     #[test]
@@ -108,7 +220,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_listed_user_is_found_by_name_and_by_id(
-            names in proptest::collection::btree_set("[a-z]{1,8}", 0..60)
+            names in proptest::collection::btree_set("[a-z]{0,8}", 0..60)
         ) {
             let users: Vec<UserInfo> = names
                 .iter()
@@ -116,10 +228,20 @@ mod tests {
                 .map(|(i, n)| user(&format!("id-{:03}", (i * 37) % 101), n))
                 .collect();
             let d = Directory::new(users.clone());
+            prop_assert_eq!(d.len(), users.len());
             for u in &users {
-                prop_assert_eq!(d.by_username(&u.username).map(|f| &f.id), Some(&u.id));
-                prop_assert_eq!(d.by_id(&u.id).map(|f| &f.username), Some(&u.username));
+                prop_assert_eq!(d.by_username(&u.username).map(|f| f.id), Some(u.id.as_str()));
+                prop_assert_eq!(d.by_id(&u.id).map(|f| f.username), Some(u.username.as_str()));
             }
+        }
+
+        #[test]
+        fn an_id_is_found_exactly_when_listed(
+            listed in proptest::collection::btree_set("[a-c]{0,3}", 0..20),
+            asked in "[a-c]{0,4}",
+        ) {
+            let d = Directory::new(listed.iter().map(|id| user(id, id)).collect());
+            prop_assert_eq!(d.contains_id(&asked), listed.contains(&asked));
         }
     }
 }

@@ -58,7 +58,7 @@ pub fn resolve(
     for name in &desired.users {
         match users.by_username(name) {
             Some(u) => {
-                res.ids.insert(u.id.clone(), u.username.clone());
+                res.ids.insert(u.id.to_string(), u.username.to_string());
             }
             None => res.unknown_users.push(name.clone()),
         }
@@ -97,7 +97,7 @@ pub fn resolve(
                 .iter()
                 .all(|(k, v)| u.tag(k) == Some(v.as_str()));
             if by_rp && by_hg && by_tags {
-                res.ids.insert(u.id.clone(), u.username.clone());
+                res.ids.insert(u.id.to_string(), u.username.to_string());
             }
         }
     }

@@ -35,7 +35,7 @@ pub struct Seen {
     /// What the group's other live memberships declare (read only when this one could remove).
     pub declared_by_others: BTreeSet<String>,
     /// The group's members as known when the pass read them.
-    pub members: BTreeSet<String>,
+    pub members: Arc<BTreeSet<String>>,
     /// How long a members sweep in flight has left (then look again, to act on what it found).
     pub sweep_left: Option<Duration>,
     /// The instance's users, read on request to name agents put in by hand.
@@ -140,7 +140,7 @@ pub fn decide(f: Facts<'_>) -> Decided {
             .or_else(|| {
                 seen.users
                     .as_ref()
-                    .and_then(|u| u.by_id(id).map(|u| u.username.clone()))
+                    .and_then(|u| u.by_id(id).map(|u| u.username.to_string()))
             })
             .unwrap_or_else(|| id.to_string())
     };

@@ -31,7 +31,7 @@ fn seen(members: &[&str]) -> Seen {
             ..Default::default()
         },
         desired_ids: ids(&["u-a", "u-c"]),
-        members: ids(members),
+        members: Arc::new(ids(members)),
         ..Default::default()
     }
 }

@@ -26,6 +26,7 @@ pub mod rollout_pass;
 pub mod split;
 pub mod split_writes;
 pub mod sweep;
+pub mod user_ids;
 pub mod webhook_hosts;
 pub mod write_intent;
 pub mod writer_lease;

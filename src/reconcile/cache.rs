@@ -13,12 +13,14 @@ use super::Engine;
 use crate::connect::{ConnectApi, ConnectError, ConnectResult, Priority};
 use crate::plan::directory::Directory;
 use crate::plan::sweep::{self, Write};
+use crate::plan::user_ids::UserIds;
 
 /// What is known of one group's members.
 #[derive(Debug, Clone)]
 pub struct GroupMembers {
-    /// The last complete read, plus the controller's own writes since.
-    pub known: BTreeSet<String>,
+    /// The last complete read, plus the controller's own writes since. Shared with the passes
+    /// that look at it (a write while one does copies it once, not per pass).
+    pub known: Arc<BTreeSet<String>>,
     /// When the last complete read finished.
     pub checked: Instant,
     /// A sweep in flight: the writes made meanwhile and when it should end.
@@ -59,11 +61,29 @@ pub struct UsersRead {
     pub started: Instant,
     /// A caller that asked before this saw the listing under way: it reads as fresh as its own.
     pub finished: Instant,
-    pub users: Arc<Directory>,
+    pub users: Listed,
 }
 
-/// (region, instance id, with details from SearchUsers)
-pub type UsersKey = (String, String, bool);
+/// How an instance's users are listed and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Listing {
+    /// ListUsers: ids and usernames.
+    Plain,
+    /// SearchUsers: with routing profile, hierarchy group and tags (for selectors).
+    Detailed,
+    /// ListUsers kept as ids only: "is this user mirrored" (the replica region).
+    Ids,
+}
+
+/// What a listing keeps.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Users(Arc<Directory>),
+    Ids(Arc<UserIds>),
+}
+
+/// (region, instance id, how listed)
+pub type UsersKey = (String, String, Listing);
 
 impl Engine {
     /// Makes sure the group's members are known: the first time they are read in full (the
@@ -112,7 +132,7 @@ impl Engine {
         map.insert(
             group.to_string(),
             GroupMembers {
-                known: sweep::finish(read, &writes),
+                known: Arc::new(sweep::finish(read, &writes)),
                 checked: Instant::now(),
                 sweep: None,
             },
@@ -141,9 +161,16 @@ impl Engine {
     pub fn with_members<T>(&self, group: &str, f: impl FnOnce(&BTreeSet<String>) -> T) -> T {
         let map = self.members.lock();
         match map.get(group) {
-            Some(g) => f(&g.known),
+            Some(g) => f(g.known.as_ref()),
             None => f(&BTreeSet::new()),
         }
+    }
+
+    /// The members known for a group now (empty when never read), shared, not copied: they
+    /// stay as they were for the holder while later writes and sweeps change the cache's.
+    pub fn members_now(&self, group: &str) -> Arc<BTreeSet<String>> {
+        let map = self.members.lock();
+        map.get(group).map(|g| g.known.clone()).unwrap_or_default()
     }
 
     /// Records one of the controller's own successful writes to a group.
@@ -157,8 +184,8 @@ impl Engine {
             return;
         };
         match &write {
-            Write::Associated(id) => g.known.insert(id.clone()),
-            Write::Disassociated(id) => g.known.remove(id),
+            Write::Associated(id) => Arc::make_mut(&mut g.known).insert(id.clone()),
+            Write::Disassociated(id) => Arc::make_mut(&mut g.known).remove(id),
         };
         if let Some(s) = &mut g.sweep {
             s.writes.push(write);
@@ -205,8 +232,49 @@ impl Engine {
         priority: Priority,
         max_age: Duration,
     ) -> ConnectResult<Arc<Directory>> {
+        let how = if detailed {
+            Listing::Detailed
+        } else {
+            Listing::Plain
+        };
+        match self
+            .listing(region, instance_id, how, priority, max_age)
+            .await?
+        {
+            Listed::Users(users) => Ok(users),
+            Listed::Ids(_) => unreachable!("a listing of users is keyed apart from one of ids"),
+        }
+    }
+
+    /// The ids of an instance's users in a region (ListUsers, kept as ids only: a fifth of the
+    /// memory of the users), to ask "is this user there"; reused and shared as
+    /// [`Engine::instance_users`] is.
+    pub async fn instance_user_ids(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+        max_age: Duration,
+    ) -> ConnectResult<Arc<UserIds>> {
+        match self
+            .listing(region, instance_id, Listing::Ids, priority, max_age)
+            .await?
+        {
+            Listed::Ids(ids) => Ok(ids),
+            Listed::Users(_) => unreachable!("a listing of ids is keyed apart from one of users"),
+        }
+    }
+
+    async fn listing(
+        &self,
+        region: &str,
+        instance_id: &str,
+        how: Listing,
+        priority: Priority,
+        max_age: Duration,
+    ) -> ConnectResult<Listed> {
         let asked = Instant::now();
-        let key: UsersKey = (region.to_string(), instance_id.to_string(), detailed);
+        let key: UsersKey = (region.to_string(), instance_id.to_string(), how);
         let slot = self.users.lock().entry(key).or_default().clone();
         let mut read = slot.read.lock().await;
         if let Some(last) = &*read
@@ -218,15 +286,25 @@ impl Engine {
         // let it go before the new one is read, so 20,000 users are not held twice.
         *read = None;
         let started = Instant::now();
-        let users = Arc::new(Directory::new(if detailed {
-            self.connect
-                .search_users(region, instance_id, priority)
-                .await?
-        } else {
-            self.connect
-                .list_users(region, instance_id, priority)
-                .await?
-        }));
+        let users = match how {
+            Listing::Detailed => Listed::Users(Arc::new(Directory::new(
+                self.connect
+                    .search_users(region, instance_id, priority)
+                    .await?,
+            ))),
+            Listing::Plain => Listed::Users(Arc::new(Directory::new(
+                self.connect
+                    .list_users(region, instance_id, priority)
+                    .await?,
+            ))),
+            Listing::Ids => {
+                let ids = self
+                    .connect
+                    .list_user_ids(region, instance_id, priority)
+                    .await?;
+                Listed::Ids(Arc::new(UserIds::new(ids.iter().map(String::as_str))))
+            }
+        };
         *read = Some(UsersRead {
             started,
             finished: Instant::now(),
@@ -275,7 +353,7 @@ async fn run_sweep(
     match result {
         Ok(()) => {
             let writes = g.sweep.take().map(|s| s.writes).unwrap_or_default();
-            g.known = sweep::finish(read, &writes);
+            g.known = Arc::new(sweep::finish(read, &writes));
             g.checked = Instant::now();
         }
         Err(ConnectError::NotFound(_)) => {

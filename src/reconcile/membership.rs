@@ -328,10 +328,9 @@ async fn observe(
     }
     let resolution = resolve_agents(engine, group, want, priority, users_max_age).await?;
     let replica_users = engine
-        .instance_users(
+        .instance_user_ids(
             &group.replica_region,
             &group.instance_id,
-            false,
             priority,
             users_max_age,
         )
@@ -339,7 +338,7 @@ async fn observe(
     let mut desired_ids = BTreeSet::new();
     let mut pending = Vec::new();
     for (id, name) in &resolution.ids {
-        if replica_users.contains_id(id) {
+        if replica_users.contains(id) {
             desired_ids.insert(id.clone());
         } else {
             pending.push(name.clone());
@@ -367,7 +366,7 @@ async fn observe(
     } else {
         BTreeSet::new()
     };
-    let members = engine.with_members(&group.arn, |current| current.clone());
+    let members = engine.members_now(&group.arn);
     let sweep_left =
         sweep_eta.map(|eta| eta.saturating_duration_since(tokio::time::Instant::now()));
     Ok((

@@ -209,26 +209,29 @@ pub async fn observe(
                     .collect::<Vec<_>>()
             })
     };
-    // The user lists the membership passes read (and cache): one copy of 5,000 users per region.
-    let users = async |region: &str| {
-        engine
-            .instance_users(
-                region,
+    // The user lists the membership passes read (and cache): the source's users, the replica's
+    // user ids, one copy each.
+    let not_mirrored = async {
+        let (in_replica, in_source) = futures::future::try_join(
+            engine.instance_user_ids(
+                &replica,
+                instance_id,
+                Priority::Background,
+                engine.resync / 2,
+            ),
+            engine.instance_users(
+                &source,
                 instance_id,
                 false,
                 Priority::Background,
                 engine.resync / 2,
-            )
-            .await
-    };
-    let not_mirrored = async {
-        let (in_replica, in_source) =
-            futures::future::try_join(users(&replica), users(&source)).await?;
+            ),
+        )
+        .await?;
         Ok::<_, ConnectError>(
             in_source
                 .users()
-                .iter()
-                .filter(|u| !in_replica.contains_id(&u.id))
+                .filter(|u| !in_replica.contains(u.id))
                 .count(),
         )
     };

@@ -33,6 +33,31 @@ impl SdkConnect {
         .await
     }
 
+    pub(super) async fn list_user_ids(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<String>> {
+        self.paginate(region, "ListUsers", priority, |c, tok| async move {
+            let out = c
+                .list_users()
+                .instance_id(instance_id)
+                .max_results(1000)
+                .set_next_token(tok)
+                .send()
+                .await
+                .map_err(classify)?;
+            let ids: Vec<String> = out
+                .user_summary_list()
+                .iter()
+                .map(|u| u.id().unwrap_or_default().into())
+                .collect();
+            Ok((ids, out.next_token().map(str::to_string)))
+        })
+        .await
+    }
+
     pub(super) async fn search_users(
         &self,
         region: &str,

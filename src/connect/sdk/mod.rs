@@ -384,6 +384,15 @@ impl ConnectApi for SdkConnect {
         SdkConnect::list_users(self, region, instance_id, priority).await
     }
 
+    async fn list_user_ids(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+    ) -> ConnectResult<Vec<String>> {
+        SdkConnect::list_user_ids(self, region, instance_id, priority).await
+    }
+
     async fn search_users(
         &self,
         region: &str,
