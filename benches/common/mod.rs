@@ -250,6 +250,18 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Gives freed heap back and resets the peak RSS (VmHWM) to the current RSS (Linux 4.0+:
+/// `5 > /proc/self/clear_refs`), so a later [`peak_rss_mib`] measures what ran from here on,
+/// not the bench's own setup (a controller never builds the emulator's state file). Returns the
+/// peak before the reset and whether the reset took.
+pub fn reset_peak_rss() -> (f64, bool) {
+    let before = peak_rss_mib();
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe { libc::malloc_trim(0) };
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    (before, reset)
+}
+
 /// User + system CPU seconds of this process.
 pub fn cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct we pass.
