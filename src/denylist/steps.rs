@@ -93,19 +93,10 @@ where
     T: TableAdmin + DenylistStore,
     L: LambdaAssociations,
 {
-    let table = &clients.source;
     match w {
-        DenylistWrite::CreateTable { .. } => table.create_table().await.map(|()| true),
-        DenylistWrite::EnableStream { .. } => table.enable_stream().await.map(|()| true),
-        DenylistWrite::CreateReplica { replica_region, .. } => {
-            table.create_replica(replica_region).await.map(|()| true)
+        DenylistWrite::Put { .. } | DenylistWrite::Delete { .. } => {
+            send_entry(&clients.source, w, owner, now).await
         }
-        DenylistWrite::Put { number, .. } => {
-            table
-                .put_if_absent(&declared_entry(number, owner, now))
-                .await
-        }
-        DenylistWrite::Delete { number, .. } => table.delete_if_managed(number, owner).await,
         DenylistWrite::AssociateLambda {
             region,
             instance_id,
@@ -120,6 +111,37 @@ where
                 format!("no Connect client for {region}"),
             )),
         },
+        _ => send_table(&clients.source, w).await,
+    }
+}
+
+/// A table write (create, stream, replica) to the source region's table.
+async fn send_table<A: TableAdmin>(table: &A, w: &DenylistWrite) -> Landed {
+    match w {
+        DenylistWrite::CreateTable { .. } => table.create_table().await.map(|()| true),
+        DenylistWrite::EnableStream { .. } => table.enable_stream().await.map(|()| true),
+        DenylistWrite::CreateReplica { replica_region, .. } => {
+            table.create_replica(replica_region).await.map(|()| true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// An entry write, conditional on the entry as the plan saw it.
+async fn send_entry<S: DenylistStore>(
+    store: &S,
+    w: &DenylistWrite,
+    owner: &str,
+    now: &str,
+) -> Landed {
+    match w {
+        DenylistWrite::Put { number, .. } => {
+            store
+                .put_if_absent(&declared_entry(number, owner, now))
+                .await
+        }
+        DenylistWrite::Delete { number, .. } => store.delete_if_managed(number, owner).await,
+        _ => Ok(false),
     }
 }
 
@@ -158,14 +180,7 @@ where
     let seen = observe_table(source, replica).await;
     let (mut obs, write) = plan::plan_table(&seen);
     if let Some(w) = write {
-        let result = match &w {
-            DenylistWrite::CreateTable { .. } => source.create_table().await.map(|()| true),
-            DenylistWrite::EnableStream { .. } => source.enable_stream().await.map(|()| true),
-            DenylistWrite::CreateReplica { replica_region, .. } => {
-                source.create_replica(replica_region).await.map(|()| true)
-            }
-            _ => Ok(false),
-        };
+        let result = send_table(source, &w).await;
         plan::table_landed(&mut obs, &w, &result);
     }
     obs
@@ -191,15 +206,7 @@ pub async fn sync_entries<S: DenylistStore>(
     let writes = plan::entry_writes("", &p);
     let mut results = Vec::with_capacity(writes.len());
     for w in &writes {
-        let r = match w {
-            DenylistWrite::Put { number, .. } => {
-                store
-                    .put_if_absent(&declared_entry(number, owner, now))
-                    .await
-            }
-            DenylistWrite::Delete { number, .. } => store.delete_if_managed(number, owner).await,
-            _ => Ok(false),
-        };
+        let r = send_entry(store, w, owner, now).await;
         let failed = r.is_err();
         results.push(r);
         if failed {

@@ -10,35 +10,35 @@ impl SdkConnect {
         instance_id: &str,
         priority: Priority,
     ) -> ConnectResult<Vec<UserInfo>> {
-        self.paginate(region, "ListUsers", priority, |c, tok| async move {
-            let out = c
-                .list_users()
-                .instance_id(instance_id)
-                .max_results(1000)
-                .set_next_token(tok)
-                .send()
-                .await
-                .map_err(classify)?;
-            let items: Vec<UserInfo> = out
-                .user_summary_list()
-                .iter()
-                .map(|u| UserInfo {
-                    id: u.id().unwrap_or_default().into(),
-                    username: u.username().unwrap_or_default().into(),
-                    ..Default::default()
-                })
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
+        self.list_user_summaries(region, instance_id, priority, |u| UserInfo {
+            id: u.id().unwrap_or_default().into(),
+            username: u.username().unwrap_or_default().into(),
+            ..Default::default()
         })
         .await
     }
 
+    /// As [`Self::list_users`], keeping only the ids.
     pub(super) async fn list_user_ids(
         &self,
         region: &str,
         instance_id: &str,
         priority: Priority,
     ) -> ConnectResult<Vec<String>> {
+        self.list_user_summaries(region, instance_id, priority, |u| {
+            u.id().unwrap_or_default().into()
+        })
+        .await
+    }
+
+    /// Every page of ListUsers, each summary kept as `keep` makes it.
+    async fn list_user_summaries<T: Send>(
+        &self,
+        region: &str,
+        instance_id: &str,
+        priority: Priority,
+        keep: fn(&aws_sdk_connect::types::UserSummary) -> T,
+    ) -> ConnectResult<Vec<T>> {
         self.paginate(region, "ListUsers", priority, |c, tok| async move {
             let out = c
                 .list_users()
@@ -48,12 +48,8 @@ impl SdkConnect {
                 .send()
                 .await
                 .map_err(classify)?;
-            let ids: Vec<String> = out
-                .user_summary_list()
-                .iter()
-                .map(|u| u.id().unwrap_or_default().into())
-                .collect();
-            Ok((ids, out.next_token().map(str::to_string)))
+            let items: Vec<T> = out.user_summary_list().iter().map(keep).collect();
+            Ok((items, out.next_token().map(str::to_string)))
         })
         .await
     }
