@@ -16,7 +16,8 @@ pub use dry_run::{DryRun, FailedRead};
 pub use error::{ConnectError, ErrorClass};
 pub use fence::WriteFence;
 pub use ratelimit::{
-    Priority, Scheduler, SchedulerConfig, parse_background_budget, parse_quota_override,
+    Priority, QUEUED, QueueTime, Scheduler, SchedulerConfig, parse_background_budget,
+    parse_quota_override,
 };
 pub use sdk::{SdkConnect, SdkConnectConfig, new_connect};
 pub use timeouts::Timeouts;

@@ -11,6 +11,26 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+/// How long a call waited in this scheduler before it went on the wire, for whoever awaits it
+/// inside [`QUEUED.scope`](QUEUED): the region hedge (`reconcile::fallback`) tells a slow region
+/// from a queue of the controller's own by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueTime {
+    /// The call is waiting for a token right now.
+    pub waiting: bool,
+    /// Time spent waiting for tokens so far (every granted wait of the call).
+    pub waited: Duration,
+}
+
+tokio::task_local! {
+    /// Set by a caller that wants to know how long its call sat in the scheduler.
+    pub static QUEUED: Arc<Mutex<QueueTime>>;
+}
+
+fn note_queue(f: impl FnOnce(&mut QueueTime)) {
+    let _ = QUEUED.try_with(|q| f(&mut q.lock()));
+}
+
 /// Which queue a call waits in. Lower sorts first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
@@ -281,6 +301,7 @@ impl Scheduler {
         let started = tokio::time::Instant::now();
         let p = priority as usize;
         self.with_lane(region, operation, |l| l.waiting[p] += 1);
+        note_queue(|q| q.waiting = true);
         // Counted as waiting until granted or given up: a caller that stops waiting (a timeout,
         // the other region answering first, a sibling read failing) must not hold back every
         // lower priority on this lane for good.
@@ -321,7 +342,12 @@ impl Scheduler {
             match decision {
                 Ok(()) => {
                     self.stats.lock().granted += 1;
-                    return started.elapsed();
+                    let waited = started.elapsed();
+                    note_queue(|q| {
+                        q.waiting = false;
+                        q.waited += waited;
+                    });
+                    return waited;
                 }
                 Err(wait) => {
                     tokio::time::sleep(

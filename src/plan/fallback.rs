@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::connect::Priority;
+use crate::connect::{Priority, QueueTime};
 
 /// How long a region that did not answer is asked second.
 pub const REMEMBER: Duration = Duration::from_secs(30);
@@ -54,15 +54,24 @@ pub fn order(preferred: &[String; 2], health: &RegionHealth, now: Timestamp) -> 
 
 /// How long the first region has to answer before the same call also goes to the second one:
 /// the failover lane (Urgent) only, where a split change is idempotent in effect (the same
-/// desired split from either region) and the scheduler lets nothing queue ahead of it, so a
-/// second without an answer means the region is slow. Other queues wait in the scheduler behind
-/// their quotas, which is no sign of a slow region: they fall back on an error, bounded by
-/// their timeouts (`connect::Timeouts`), and follow the memory of unreachable regions.
+/// desired split from either region) and nothing of a lower priority queues ahead of it. The
+/// delay counts from the call's start, queue included: urgent calls of one lane may queue for
+/// each other's tokens, and the other region's quota is then the quicker way. Other queues wait
+/// in the scheduler behind their quotas, which is no sign of a slow region: they fall back on an
+/// error, bounded by their timeouts (`connect::Timeouts`), and follow the memory of unreachable
+/// regions.
 pub fn hedge_delay(priority: Priority) -> Option<Duration> {
     match priority {
         Priority::Urgent => Some(Duration::from_secs(1)),
         Priority::Normal | Priority::Bulk | Priority::Background => None,
     }
+}
+
+/// Whether a region whose call the other region's answer overtook is remembered as unreachable:
+/// only when the call had been on the wire for the hedge delay. A call that was still waiting
+/// for the controller's own tokens, or spent its time queued, says nothing about the region.
+pub fn overtaken_means_slow(elapsed: Duration, queue: QueueTime, hedge: Duration) -> bool {
+    !queue.waiting && elapsed.saturating_sub(queue.waited) >= hedge
 }
 
 #[cfg(test)]
@@ -148,6 +157,44 @@ mod tests {
     fn the_failover_lane_hedges_within_about_a_second() {
         let d = hedge_delay(Priority::Urgent).expect("urgent calls are hedged");
         assert!(d <= Duration::from_secs(1));
+    }
+
+    fn queue(waiting: bool, waited_ms: u64) -> QueueTime {
+        QueueTime {
+            waiting,
+            waited: Duration::from_millis(waited_ms),
+        }
+    }
+
+    #[test]
+    fn a_call_on_the_wire_for_the_hedge_delay_marks_its_region_slow() {
+        let hedge = Duration::from_secs(1);
+        assert!(overtaken_means_slow(hedge, queue(false, 0), hedge));
+        assert!(overtaken_means_slow(
+            Duration::from_millis(1_500),
+            queue(false, 400),
+            hedge
+        ));
+    }
+
+    #[test]
+    fn a_call_still_waiting_for_the_controllers_own_tokens_marks_nothing() {
+        let hedge = Duration::from_secs(1);
+        assert!(!overtaken_means_slow(
+            Duration::from_secs(30),
+            queue(true, 0),
+            hedge
+        ));
+    }
+
+    #[test]
+    fn a_call_that_spent_its_time_in_the_queue_marks_nothing() {
+        let hedge = Duration::from_secs(1);
+        assert!(!overtaken_means_slow(
+            Duration::from_millis(1_200),
+            queue(false, 900),
+            hedge
+        ));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The order and the hedge are decided in `plan::fallback` (pure); this module sends. The
 //! preferred region goes first unless it recently did not answer; when it has not answered
 //! within the hedge delay of the call's queue, the same call also goes to the other region and
-//! the first success wins. A region that times out or fails (`ConnectError::is_outage`) is
+//! the first success wins; the overtaken region is remembered as slow only when its call was on
+//! the wire (not waiting in the scheduler) for the hedge delay. A region that times out or fails (`ConnectError::is_outage`) is
 //! remembered in `Engine::health`; throttling and NotFound fall back too but are not outages.
 
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use futures::future::{Either, select};
 use k8s_openapi::jiff::Timestamp;
 use parking_lot::Mutex;
 
-use crate::connect::{ConnectError, ConnectResult, ErrorClass, Priority};
-use crate::plan::fallback::{RegionHealth, hedge_delay, order};
+use crate::connect::{ConnectError, ConnectResult, ErrorClass, Priority, QUEUED, QueueTime};
+use crate::plan::fallback::{RegionHealth, hedge_delay, order, overtaken_means_slow};
 
 /// The engine's memory of which region recently did not answer; shared by every pass.
 pub type Health = Arc<Mutex<RegionHealth>>;
@@ -46,7 +47,11 @@ where
     Fut: std::future::Future<Output = ConnectResult<T>>,
 {
     let [first, second] = order(regions, &health.lock(), Timestamp::now());
-    let a = Box::pin(f(first.clone()));
+    // How long the first call waits for the controller's own tokens: a hedge that overtakes a
+    // call still queued here says nothing about the region.
+    let queued = Arc::new(Mutex::new(QueueTime::default()));
+    let started = tokio::time::Instant::now();
+    let a = Box::pin(QUEUED.scope(queued.clone(), f(first.clone())));
     // Without a hedge the first call runs until it answers or its timeouts end it.
     let hedge = hedge_delay(priority).unwrap_or(Duration::MAX);
     let a = match select(a, Box::pin(tokio::time::sleep(hedge))).await {
@@ -87,8 +92,11 @@ where
             note(health, &second, &rb);
             match rb {
                 Ok(v) => {
-                    // The other region answered first: the slow one is asked second for a while.
-                    health.lock().unreachable(&first, Timestamp::now());
+                    // The other region answered first: when the first call was on the wire all
+                    // along, the slow region is asked second for a while.
+                    if overtaken_means_slow(started.elapsed(), *queued.lock(), hedge) {
+                        health.lock().unreachable(&first, Timestamp::now());
+                    }
                     Ok((v, second))
                 }
                 Err(_) => {
@@ -129,6 +137,37 @@ mod tests {
         assert_eq!((v.as_str(), served.as_str()), ("us-east-1", "us-east-1"));
         assert_eq!(Some(started.elapsed()), hedge_delay(Priority::Urgent));
         assert!(health.lock().is_unreachable("us-west-2", Timestamp::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_overtaken_while_it_waits_for_the_controllers_own_tokens_marks_no_region() {
+        use crate::connect::{Scheduler, SchedulerConfig};
+        let scheduler = Scheduler::new(SchedulerConfig::default());
+        let op = "DescribeTrafficDistributionGroup";
+        // Ten urgent reads of one lane at once, as the distributions make at a resync: the
+        // burst (5) goes out, the rest queue at 2/s in the controller's own scheduler.
+        for _ in 0..5 {
+            scheduler.acquire("us-west-2", op, Priority::Urgent).await;
+        }
+        let health = Health::default();
+        let scheduler = &scheduler;
+        let (_, served) = in_either(&health, &regions(), Priority::Urgent, |r| async move {
+            if r == "us-west-2" {
+                // Queued behind four more urgent calls of the lane, then answered at once.
+                for _ in 0..4 {
+                    scheduler.acquire(&r, op, Priority::Urgent).await;
+                }
+                scheduler.acquire(&r, op, Priority::Urgent).await;
+            }
+            Ok(r)
+        })
+        .await
+        .unwrap();
+        assert_eq!(served, "us-east-1", "the hedge still asks the other region");
+        assert!(
+            !health.lock().is_unreachable("us-west-2", Timestamp::now()),
+            "a call that never left the controller marked its region unreachable"
+        );
     }
 
     #[tokio::test(start_paused = true)]
