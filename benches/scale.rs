@@ -24,8 +24,37 @@ const GROUPS: usize = 10;
 const REPLICA_REGION: &str = "us-east-1";
 const DEFAULT_GROUP: &str = "support-center-default";
 
+/// Set in the child process that writes the emulator's state file (see [`write_state_file`]);
+/// `scripts/controller-rss-scale.sh` also uses it, with [`WRITE_MANIFESTS_ENV`], to run the
+/// released controller on the same layout.
+const WRITE_STATE_ENV: &str = "CONNECT_GR_BENCH_SCALE_WRITE_STATE";
+/// Where to write the 31 objects' YAML instead of running.
+const WRITE_MANIFESTS_ENV: &str = "CONNECT_GR_BENCH_SCALE_WRITE_MANIFESTS";
+
+/// Writes the state file and/or the manifests the environment asks for; whether it asked.
+fn write_files_asked_for() -> anyhow::Result<bool> {
+    let state_path = std::env::var_os(WRITE_STATE_ENV);
+    let manifests_path = std::env::var_os(WRITE_MANIFESTS_ENV);
+    let agents = agents_from_env(20_000);
+    if let Some(path) = &state_path {
+        std::fs::write(path, serde_norway::to_string(&state(agents))?)?;
+    }
+    if let Some(path) = &manifests_path {
+        std::fs::write(path, manifests(agents))?;
+    }
+    Ok(state_path.is_some() || manifests_path.is_some())
+}
+
 fn main() {
     init();
+    match write_files_asked_for() {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("scale: could not write the files asked for: {e:#}");
+            std::process::exit(1);
+        }
+    }
     connect_gr::controller::release_large_buffers();
     if let Err(e) = runtime().block_on(run()) {
         eprintln!("scale: could not run: {e:#}");
@@ -105,6 +134,17 @@ fn state(agents: usize) -> StateFile {
         });
     }
     file
+}
+
+/// Writes the emulator's state file of `agents` users from a process of its own: a controller
+/// never holds the emulator's state, and the peak RSS this bench reports is the controller's.
+fn write_state_file(path: &std::path::Path, agents: usize) -> anyhow::Result<()> {
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .env(WRITE_STATE_ENV, path)
+        .env("CONNECT_GR_BENCH_SCALE_AGENTS", agents.to_string())
+        .status()?;
+    anyhow::ensure!(status.success(), "writing the state file: {status}");
+    Ok(())
 }
 
 /// The 31 objects.
@@ -226,13 +266,10 @@ async fn run() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("connect-gr-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let state_path = dir.join("state.yaml");
-    std::fs::write(&state_path, serde_norway::to_string(&state(agents))?)?;
+    write_state_file(&state_path, agents)?;
     let emu = EmulatorProcess::spawn_with_state(&state_path, scale);
     let _ = std::fs::remove_dir_all(&dir);
     let emu = emu?;
-    // The state file of 20,000 users is the bench's setup, not the controller's: the peak RSS
-    // reported is the one from the engine's start.
-    let (setup_rss, rss_reset) = reset_peak_rss();
     let quotas = SchedulerConfig {
         scale: 1.0,
         ..SchedulerConfig::from_env()
@@ -300,7 +337,10 @@ async fn run() -> anyhow::Result<()> {
     let (_, failover) = tokio::join!(steady_loop, failover(&engine, &world, window_s / 2.0));
     let failover_s = failover?;
     let window = t1.elapsed().as_secs_f64();
-    let steady: Vec<CallRecord> = emu.calls()?.into_iter().skip(before).collect();
+    // The peak of the run, before the bench reads the steady window's call log (its instrument,
+    // not the controller's memory).
+    let rss = peak_rss_mib();
+    let steady: Vec<CallRecord> = emu.calls_since(before)?;
     drop(emu);
     let per_production_hour = |n: f64| n / window * 3600.0 / scale;
     // The failover's own write is not steady-state traffic.
@@ -329,7 +369,6 @@ async fn run() -> anyhow::Result<()> {
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(op, f)| (op.clone(), *f))
         .unwrap_or_default();
-    let rss = peak_rss_mib();
     let ready_s = ready * scale;
     write_json(
         "scale",
@@ -342,8 +381,6 @@ async fn run() -> anyhow::Result<()> {
             "reads_per_hour": round(per_production_hour(steady_reads as f64), 1),
             "busiest_read_fraction": round(busiest_share, 4),
             "rss_mib": round(rss, 1),
-            "setup_rss_mib": round(setup_rss, 1),
-            "rss_peak_reset_after_setup": rss_reset,
             "needed_reads_s": round(needed_s, 1),
             "drift_notice_max_s": round(drift_notice_s, 0),
             "ready_to_needed_ratio": round(ready_s / needed_s, 2),
@@ -364,7 +401,7 @@ async fn run() -> anyhow::Result<()> {
             "background_budget": quotas.background_budget,
             "quick": quick,
             "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
-            "note": "controller engine alone (the emulator is a separate process, preloaded through its state file); ready_s in production seconds (measured x quota scale); per-hour figures are measured rates / scale; busiest_read_fraction = the busiest (region, read operation) as a share of its quota in the steady window; rss_mib = peak RSS of the bench process from the engine's start (VmHWM reset after the bench built and wrote the emulator's state file; setup_rss_mib = the peak before, rss_peak_reset_after_setup = whether the reset took)",
+            "note": "controller engine alone (the emulator is a separate process, preloaded through its state file); ready_s in production seconds (measured x quota scale); per-hour figures are measured rates / scale; busiest_read_fraction = the busiest (region, read operation) as a share of its quota in the steady window; rss_mib = peak RSS (VmHWM) of the bench process, which holds the engine and the 31 objects, read before the steady window's call log is fetched; the emulator's state file is written by a child process",
         }),
     )?;
     check(

@@ -49,30 +49,11 @@ mkdir -p target/bench
 # Where the resident bytes go (steady state): the binary's own pages (code, read-only data), the
 # heap (anonymous mappings: malloc arenas), shared libraries, stacks.
 cp "/proc/$ctl/smaps" target/controller-rss.smaps
-python3 - "$converged" "$steady" "$(kib VmHWM)" "$(kib VmRSS)" "$(readlink -f $bin)" <<'PY'
-import json, re, sys
+parts=$(python3 scripts/rss_breakdown.py target/controller-rss.smaps "$(readlink -f $bin)")
+python3 - "$converged" "$steady" "$(kib VmHWM)" "$(kib VmRSS)" "$parts" <<'PY'
+import json, sys
 conv, steady, hwm, rss = (int(x) for x in sys.argv[1:5])
-exe = sys.argv[5]
-parts = {"binary_code_mib": 0, "binary_data_mib": 0, "heap_mib": 0, "libraries_mib": 0, "stacks_mib": 0}
-cur = None
-for line in open("target/controller-rss.smaps"):
-    m = re.match(r"^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$", line)
-    if m:
-        perm, name = m.group(1), m.group(2).strip()
-        if name == exe:
-            cur = "binary_code_mib" if "x" in perm else "binary_data_mib"
-        elif name in ("", "[heap]"):
-            cur = "heap_mib"
-        elif name.startswith("[stack"):
-            cur = "stacks_mib"
-        elif name.startswith("/"):
-            cur = "libraries_mib"
-        else:
-            cur = None
-        continue
-    if cur and line.startswith("Rss:"):
-        parts[cur] += int(line.split()[1])
-parts = {k: round(v / 1024, 1) for k, v in parts.items()}
+parts = json.loads(sys.argv[5])
 out = {"objects": 20, "agents": 5000, "quota_scale": 20, "converged_s": conv,
        "steady_s": steady, "peak_rss_mib": round(hwm / 1024, 1), "rss_mib": round(rss / 1024, 1),
        "steady_breakdown": parts,

@@ -132,7 +132,7 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> Snapshot {
         );
         let usernames: BTreeMap<String, String> = users
             .iter()
-            .map(|u| (u.id.clone(), u.username.clone()))
+            .map(|u| (u.id.to_string(), u.username.to_string()))
             .collect();
         let groups: Vec<_> = match replica {
             Some(_) => reads
@@ -285,18 +285,14 @@ pub async fn snapshot(connect: &dyn ConnectApi, named: &[Named]) -> Snapshot {
             users: users
                 .iter()
                 .map(|u| UserSpec {
-                    username: u.username.clone(),
+                    username: u.username.to_string(),
                     routing_profile: u
                         .routing_profile_id()
                         .and_then(|p| profiles.get(p).cloned()),
                     hierarchy_group: u
                         .hierarchy_group_id()
                         .and_then(|h| hierarchies.get(h).cloned()),
-                    tags: u
-                        .details
-                        .as_ref()
-                        .map(|d| d.tags.clone())
-                        .unwrap_or_default(),
+                    tags: u.details.map(|d| d.tags.clone()).unwrap_or_default(),
                 })
                 .collect(),
             phone_numbers: phones

@@ -144,11 +144,16 @@ impl EmulatorProcess {
 
     /// Every call the emulator received, oldest first.
     pub fn calls(&self) -> anyhow::Result<Vec<CallRecord>> {
+        self.calls_since(0)
+    }
+
+    /// The calls after the first `since` of the log.
+    pub fn calls_since(&self, since: usize) -> anyhow::Result<Vec<CallRecord>> {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(&self.addr)?;
         write!(
             s,
-            "GET /_emulator/calls HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            "GET /_emulator/calls?since={since} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
             self.addr
         )?;
         let mut raw = String::new();
@@ -248,18 +253,6 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
-}
-
-/// Gives freed heap back and resets the peak RSS (VmHWM) to the current RSS (Linux 4.0+:
-/// `5 > /proc/self/clear_refs`), so a later [`peak_rss_mib`] measures what ran from here on,
-/// not the bench's own setup (a controller never builds the emulator's state file). Returns the
-/// peak before the reset and whether the reset took.
-pub fn reset_peak_rss() -> (f64, bool) {
-    let before = peak_rss_mib();
-    // SAFETY: malloc_trim only returns free memory to the system.
-    unsafe { libc::malloc_trim(0) };
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    (before, reset)
 }
 
 /// User + system CPU seconds of this process.

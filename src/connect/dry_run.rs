@@ -263,15 +263,15 @@ impl ConnectApi for DryRun {
         )
         .await
     }
-    async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+    async fn list_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<UserList> {
         self.read("ListUsers", r, self.inner.list_users(r, i, p))
             .await
     }
-    async fn list_user_ids(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<String>> {
+    async fn list_user_ids(&self, r: &str, i: &str, p: Priority) -> ConnectResult<UserList> {
         self.read("ListUsers", r, self.inner.list_user_ids(r, i, p))
             .await
     }
-    async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<Vec<UserInfo>> {
+    async fn search_users(&self, r: &str, i: &str, p: Priority) -> ConnectResult<UserList> {
         self.read("SearchUsers", r, self.inner.search_users(r, i, p))
             .await
     }

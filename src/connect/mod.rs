@@ -119,16 +119,21 @@ pub trait ConnectApi: Send + Sync {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>>;
-    /// The ids of every user (ListUsers, the usernames not kept): what "is this user there" needs.
+    ) -> ConnectResult<UserList>;
+    /// The ids of every user (ListUsers, the usernames left empty): what "is this user there"
+    /// needs.
     async fn list_user_ids(
         &self,
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<String>> {
+    ) -> ConnectResult<UserList> {
         let users = self.list_users(region, instance_id, priority).await?;
-        Ok(users.into_iter().map(|u| u.id).collect())
+        let mut ids = UserList::default();
+        for u in users.iter() {
+            ids.push(u.id, "", None);
+        }
+        Ok(ids)
     }
     /// All users with routing profile, hierarchy group and tags (SearchUsers, 500 a page).
     async fn search_users(
@@ -136,7 +141,7 @@ pub trait ConnectApi: Send + Sync {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>>;
+    ) -> ConnectResult<UserList>;
     async fn list_routing_profiles(
         &self,
         region: &str,

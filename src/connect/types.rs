@@ -82,6 +82,137 @@ pub struct UserInfo {
     pub details: Option<Box<UserDetails>>,
 }
 
+/// Users as a listing returned them, in arrival order and packed: every id and username in one
+/// text, so a listing of 50,000 users makes a handful of allocations instead of 100,000 strings
+/// and is never held twice while it pages (issue 23).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserList {
+    text: String,
+    /// Per user: where its id starts, where its username starts (the id's end) and ends.
+    spans: Vec<[u32; 3]>,
+    /// Per user, from a detailed listing (SearchUsers); empty when no user has details.
+    details: DetailsColumn,
+}
+
+/// Per user, from a detailed listing: [`UserList`]'s details column.
+pub type DetailsColumn = Vec<Option<Box<UserDetails>>>;
+
+/// One user of a [`UserList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRef<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub details: Option<&'a UserDetails>,
+}
+
+impl<'a> UserRef<'a> {
+    pub fn routing_profile_id(&self) -> Option<&'a str> {
+        self.details?.routing_profile_id.as_deref()
+    }
+
+    pub fn hierarchy_group_id(&self) -> Option<&'a str> {
+        self.details?.hierarchy_group_id.as_deref()
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&'a str> {
+        self.details?.tags.get(key).map(String::as_str)
+    }
+}
+
+impl UserList {
+    pub fn push(&mut self, id: &str, username: &str, details: Option<Box<UserDetails>>) {
+        let start = self.text.len() as u32;
+        self.text.push_str(id);
+        let name = self.text.len() as u32;
+        self.text.push_str(username);
+        self.spans.push([start, name, self.text.len() as u32]);
+        if details.is_some() || !self.details.is_empty() {
+            // Details start with the first user that has some: the users before have none.
+            self.details.resize_with(self.spans.len() - 1, || None);
+            self.details.push(details);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> UserRef<'_> {
+        let [id, name, end] = self.spans[i].map(|n| n as usize);
+        UserRef {
+            id: &self.text[id..name],
+            username: &self.text[name..end],
+            details: self.details.get(i).and_then(|d| d.as_deref()),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = UserRef<'_>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The text, the spans and the details (as long as the spans, or empty), for an index built
+    /// on them without copying.
+    pub fn into_parts(mut self) -> (String, Vec<[u32; 3]>, DetailsColumn) {
+        if !self.details.is_empty() {
+            self.details.resize_with(self.spans.len(), || None);
+        }
+        (self.text, self.spans, self.details)
+    }
+}
+
+impl Extend<UserInfo> for UserList {
+    fn extend<I: IntoIterator<Item = UserInfo>>(&mut self, users: I) {
+        for u in users {
+            self.push(&u.id, &u.username, u.details);
+        }
+    }
+}
+
+/// Pages appended in order (a listing that pages into one list).
+impl Extend<UserList> for UserList {
+    fn extend<I: IntoIterator<Item = UserList>>(&mut self, pages: I) {
+        for page in pages {
+            let (text, spans, details) = page.into_parts();
+            let mut details = details.into_iter();
+            for [id, name, end] in spans {
+                let (id, name, end) = (id as usize, name as usize, end as usize);
+                self.push(&text[id..name], &text[name..end], details.next().flatten());
+            }
+        }
+    }
+}
+
+impl FromIterator<UserInfo> for UserList {
+    fn from_iter<I: IntoIterator<Item = UserInfo>>(users: I) -> Self {
+        let mut list = Self::default();
+        list.extend(users);
+        list
+    }
+}
+
+impl IntoIterator for UserList {
+    type Item = UserInfo;
+    type IntoIter = std::vec::IntoIter<UserInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let all: Vec<UserInfo> = (0..self.len())
+            .map(|i| {
+                let u = self.get(i);
+                UserInfo {
+                    id: u.id.to_string(),
+                    username: u.username.to_string(),
+                    details: u.details.cloned().map(Box::new),
+                }
+            })
+            .collect();
+        all.into_iter()
+    }
+}
+
 /// What a selector matches a user on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserDetails {

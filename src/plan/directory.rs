@@ -4,12 +4,12 @@
 //! (no allocation per user): a listing of 20,000 users holds about a third of what 40,000
 //! strings would. Pure.
 
-use crate::connect::{UserDetails, UserInfo};
+use crate::connect::{UserDetails, UserInfo, UserList};
 
 /// The users of one listing: sorted by id, with an index sorted by username.
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
-    /// Every id and username, one after the other, in id order.
+    /// Every id and username, one after the other, in the order the listing returned them.
     text: String,
     /// Per user, in id order: where its id starts and where its username starts and ends in
     /// `text` (its id ends where its username starts).
@@ -21,52 +21,34 @@ pub struct Directory {
 }
 
 /// One user of a [`Directory`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct User<'a> {
-    pub id: &'a str,
-    pub username: &'a str,
-    details: Option<&'a UserDetails>,
-}
-
-impl<'a> User<'a> {
-    pub fn routing_profile_id(&self) -> Option<&'a str> {
-        self.details?.routing_profile_id.as_deref()
-    }
-
-    pub fn hierarchy_group_id(&self) -> Option<&'a str> {
-        self.details?.hierarchy_group_id.as_deref()
-    }
-
-    pub fn tag(&self, key: &str) -> Option<&'a str> {
-        self.details?.tags.get(key).map(String::as_str)
-    }
-}
+pub use crate::connect::UserRef as User;
 
 impl Directory {
-    pub fn new(mut users: Vec<UserInfo>) -> Self {
-        users.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        users.dedup_by(|a, b| a.id == b.id);
-        let size: usize = users.iter().map(|u| u.id.len() + u.username.len()).sum();
+    pub fn new(users: Vec<UserInfo>) -> Self {
+        Self::from_list(users.into_iter().collect())
+    }
+
+    /// Indexes a listing where it lies: its text is kept, only the spans are put in id order.
+    pub fn from_list(list: UserList) -> Self {
+        let (mut text, spans, mut details) = list.into_parts();
+        text.shrink_to_fit();
+        let id = |s: &[u32; 3]| &text[s[0] as usize..s[1] as usize];
+        let mut order: Vec<u32> = (0..spans.len() as u32).collect();
+        order.sort_by(|&a, &b| id(&spans[a as usize]).cmp(id(&spans[b as usize])));
+        // The first of a repeated id is kept (a listing that paged over a change can repeat one).
+        order.dedup_by(|a, b| id(&spans[*a as usize]) == id(&spans[*b as usize]));
+        let detailed = !details.is_empty();
         let mut d = Self {
-            text: String::with_capacity(size),
-            spans: Vec::with_capacity(users.len()),
-            details: Vec::new(),
+            spans: order.iter().map(|&i| spans[i as usize]).collect(),
+            details: if detailed {
+                order.iter().map(|&i| details[i as usize].take()).collect()
+            } else {
+                Vec::new()
+            },
+            text,
             by_name: Vec::new(),
         };
-        let detailed = users.iter().any(|u| u.details.is_some());
-        if detailed {
-            d.details.reserve_exact(users.len());
-        }
-        for u in users {
-            let id = d.text.len() as u32;
-            d.text.push_str(&u.id);
-            let name = d.text.len() as u32;
-            d.text.push_str(&u.username);
-            d.spans.push([id, name, d.text.len() as u32]);
-            if detailed {
-                d.details.push(u.details);
-            }
-        }
+        drop(order);
         let mut by_name: Vec<u32> = (0..d.spans.len() as u32).collect();
         by_name.sort_unstable_by(|&a, &b| d.username(a as usize).cmp(d.username(b as usize)));
         d.by_name = by_name;
@@ -215,6 +197,46 @@ mod tests {
             user("b", "bob"),
         ]);
         assert_eq!(d.len(), 2);
+    }
+
+    fn with_team(id: &str, name: &str, team: &str) -> UserInfo {
+        UserInfo {
+            details: Some(Box::new(UserDetails {
+                tags: BTreeMap::from([("team".to_string(), team.to_string())]),
+                ..Default::default()
+            })),
+            ..user(id, name)
+        }
+    }
+
+    #[test]
+    fn a_listing_paged_into_one_list_keeps_each_users_details_with_its_user() {
+        // Details start on the second page's first user: the users before have none.
+        let mut list = UserList::default();
+        list.extend([
+            UserList::from_iter([user("b", "bob"), user("d", "dave")]),
+            UserList::from_iter([with_team("a", "alice", "red"), user("c", "carol")]),
+        ]);
+        let d = Directory::from_list(list);
+        let team = |name: &str| d.by_username(name).and_then(|u| u.tag("team"));
+        assert_eq!(team("alice"), Some("red"));
+        assert_eq!(
+            (team("bob"), team("carol"), team("dave")),
+            (None, None, None)
+        );
+        let ids: Vec<&str> = d.users().map(|u| u.id).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn an_id_a_listing_returned_twice_is_indexed_once() {
+        let d = Directory::from_list(UserList::from_iter([
+            user("b", "bob"),
+            user("a", "alice"),
+            user("b", "bob"),
+        ]));
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.by_username("bob").map(|u| u.id), Some("b"));
     }
 
     proptest! {

@@ -287,12 +287,12 @@ impl Engine {
         *read = None;
         let started = Instant::now();
         let users = match how {
-            Listing::Detailed => Listed::Users(Arc::new(Directory::new(
+            Listing::Detailed => Listed::Users(Arc::new(Directory::from_list(
                 self.connect
                     .search_users(region, instance_id, priority)
                     .await?,
             ))),
-            Listing::Plain => Listed::Users(Arc::new(Directory::new(
+            Listing::Plain => Listed::Users(Arc::new(Directory::from_list(
                 self.connect
                     .list_users(region, instance_id, priority)
                     .await?,
@@ -302,7 +302,7 @@ impl Engine {
                     .connect
                     .list_user_ids(region, instance_id, priority)
                     .await?;
-                Listed::Ids(Arc::new(UserIds::new(ids.iter().map(String::as_str))))
+                Listed::Ids(Arc::new(UserIds::new(ids.iter().map(|u| u.id))))
             }
         };
         *read = Some(UsersRead {

@@ -326,6 +326,11 @@ async fn observe(
     if let Some(v) = crate::plan::group::until_active(&info.status, "A1") {
         return Ok((Err(v), None));
     }
+    // The members first: a group's first read takes long at scale (2,000 agents are 200 pages at
+    // 2/s) and the agents resolved below are not held meanwhile by every membership that waits.
+    let sweep_eta = engine
+        .ensure_members(&group.source_region, &group.arn)
+        .await?;
     let resolution = resolve_agents(engine, group, want, priority, users_max_age).await?;
     let replica_users = engine
         .instance_user_ids(
@@ -344,9 +349,6 @@ async fn observe(
             pending.push(name.clone());
         }
     }
-    let sweep_eta = engine
-        .ensure_members(&group.source_region, &group.arn)
-        .await?;
     let mode = match obj.spec.mode {
         MembershipMode::Exact => Mode::Exact,
         MembershipMode::Additive => Mode::Additive,

@@ -103,7 +103,7 @@ fn called_actions() -> BTreeSet<String> {
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
     let named: BTreeSet<String> =
-        regex::Regex::new(r#"\.(?:call|paginate)\(\s*[a-z_]+,\s*"([A-Za-z0-9]+)""#)
+        regex::Regex::new(r#"\.(?:call|paginate|paginate_into)\(\s*[a-z_]+,\s*"([A-Za-z0-9]+)""#)
             .unwrap()
             .captures_iter(&sdk)
             .map(|c| c[1].to_string())

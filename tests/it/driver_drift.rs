@@ -51,7 +51,7 @@ async fn hand_changes_to_a_membership_wait_for_the_pause_and_a_restart_keeps_its
             .find(|u| u.username == name)
             .unwrap()
             .id
-            .clone()
+            .to_string()
     };
     let connect = &bed.engine.connect;
     connect

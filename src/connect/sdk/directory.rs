@@ -9,37 +9,35 @@ impl SdkConnect {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>> {
-        self.list_user_summaries(region, instance_id, priority, |u| UserInfo {
-            id: u.id().unwrap_or_default().into(),
-            username: u.username().unwrap_or_default().into(),
-            ..Default::default()
+    ) -> ConnectResult<UserList> {
+        self.list_user_summaries(region, instance_id, priority, |u| {
+            u.username().unwrap_or_default()
         })
         .await
     }
 
-    /// As [`Self::list_users`], keeping only the ids.
+    /// As [`Self::list_users`], the usernames left empty.
     pub(super) async fn list_user_ids(
         &self,
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<String>> {
-        self.list_user_summaries(region, instance_id, priority, |u| {
-            u.id().unwrap_or_default().into()
-        })
-        .await
+    ) -> ConnectResult<UserList> {
+        self.list_user_summaries(region, instance_id, priority, |_| "")
+            .await
     }
 
-    /// Every page of ListUsers, each summary kept as `keep` makes it.
-    async fn list_user_summaries<T: Send>(
+    /// Every page of ListUsers into one packed list, each user's id and the username `name`
+    /// gives it.
+    async fn list_user_summaries(
         &self,
         region: &str,
         instance_id: &str,
         priority: Priority,
-        keep: fn(&aws_sdk_connect::types::UserSummary) -> T,
-    ) -> ConnectResult<Vec<T>> {
-        self.paginate(region, "ListUsers", priority, |c, tok| async move {
+        name: fn(&aws_sdk_connect::types::UserSummary) -> &str,
+    ) -> ConnectResult<UserList> {
+        let into = UserList::default();
+        self.paginate_into(region, "ListUsers", priority, into, |c, tok| async move {
             let out = c
                 .list_users()
                 .instance_id(instance_id)
@@ -48,8 +46,11 @@ impl SdkConnect {
                 .send()
                 .await
                 .map_err(classify)?;
-            let items: Vec<T> = out.user_summary_list().iter().map(keep).collect();
-            Ok((items, out.next_token().map(str::to_string)))
+            let mut page = UserList::default();
+            for u in out.user_summary_list() {
+                page.push(u.id().unwrap_or_default(), name(u), None);
+            }
+            Ok((page, out.next_token().map(str::to_string)))
         })
         .await
     }
@@ -59,8 +60,9 @@ impl SdkConnect {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>> {
-        self.paginate(region, "SearchUsers", priority, |c, tok| async move {
+    ) -> ConnectResult<UserList> {
+        let into = UserList::default();
+        self.paginate_into(region, "SearchUsers", priority, into, |c, tok| async move {
             let out = c
                 .search_users()
                 .instance_id(instance_id)
@@ -69,23 +71,23 @@ impl SdkConnect {
                 .send()
                 .await
                 .map_err(classify)?;
-            let items: Vec<UserInfo> = out
-                .users()
-                .iter()
-                .map(|u| UserInfo {
-                    id: u.id().unwrap_or_default().into(),
-                    username: u.username().unwrap_or_default().into(),
-                    details: Some(Box::new(UserDetails {
-                        routing_profile_id: u.routing_profile_id().map(str::to_string),
-                        hierarchy_group_id: u.hierarchy_group_id().map(str::to_string),
-                        tags: u
-                            .tags()
-                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                            .unwrap_or_default(),
-                    })),
-                })
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
+            let mut page = UserList::default();
+            for u in out.users() {
+                let details = UserDetails {
+                    routing_profile_id: u.routing_profile_id().map(str::to_string),
+                    hierarchy_group_id: u.hierarchy_group_id().map(str::to_string),
+                    tags: u
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                };
+                page.push(
+                    u.id().unwrap_or_default(),
+                    u.username().unwrap_or_default(),
+                    Some(Box::new(details)),
+                );
+            }
+            Ok((page, out.next_token().map(str::to_string)))
         })
         .await
     }

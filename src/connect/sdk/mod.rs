@@ -168,7 +168,7 @@ impl SdkConnect {
         region: &str,
         operation: &'static str,
         priority: Priority,
-        mut page: F,
+        page: F,
     ) -> ConnectResult<Vec<T>>
     where
         F: FnMut(Client, Option<String>) -> Fut,
@@ -177,17 +177,36 @@ impl SdkConnect {
         // Pages are joined once at the end into an exactly sized Vec: growing one Vec page by
         // page leaves up to half of it unused and copies it on every doubling (5,000 users held
         // for a resync add up).
-        let mut pages: Vec<Vec<T>> = Vec::new();
+        let pages: Vec<Vec<T>> = self
+            .paginate_into(region, operation, priority, Vec::new(), page)
+            .await?;
+        Ok(join_pages(pages))
+    }
+
+    /// As [`Self::paginate`], each page added to `into` as it arrives.
+    async fn paginate_into<C, P, F, Fut>(
+        &self,
+        region: &str,
+        operation: &'static str,
+        priority: Priority,
+        mut into: C,
+        mut page: F,
+    ) -> ConnectResult<C>
+    where
+        C: Extend<P>,
+        F: FnMut(Client, Option<String>) -> Fut,
+        Fut: Future<Output = ConnectResult<(P, Option<String>)>>,
+    {
         let mut token: Option<String> = None;
         loop {
             let tok = token.clone();
             let (items, next) = self
                 .call(region, operation, priority, |c| page(c, tok))
                 .await?;
-            pages.push(items);
+            into.extend([items]);
             match next {
                 Some(n) if !n.is_empty() && Some(&n) != token.as_ref() => token = Some(n),
-                _ => return Ok(join_pages(pages)),
+                _ => return Ok(into),
             }
         }
     }
@@ -380,7 +399,7 @@ impl ConnectApi for SdkConnect {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>> {
+    ) -> ConnectResult<UserList> {
         SdkConnect::list_users(self, region, instance_id, priority).await
     }
 
@@ -389,7 +408,7 @@ impl ConnectApi for SdkConnect {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<String>> {
+    ) -> ConnectResult<UserList> {
         SdkConnect::list_user_ids(self, region, instance_id, priority).await
     }
 
@@ -398,7 +417,7 @@ impl ConnectApi for SdkConnect {
         region: &str,
         instance_id: &str,
         priority: Priority,
-    ) -> ConnectResult<Vec<UserInfo>> {
+    ) -> ConnectResult<UserList> {
         SdkConnect::search_users(self, region, instance_id, priority).await
     }
 
