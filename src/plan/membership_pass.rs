@@ -27,9 +27,9 @@ use crate::api::reasons;
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     pub mode: Mode,
-    pub resolution: Resolution,
+    pub resolution: Arc<Resolution>,
     /// Declared agents that are users of both regions (A2): the ones to associate.
-    pub desired_ids: BTreeSet<String>,
+    pub desired_ids: Arc<BTreeSet<String>>,
     /// Declared agents not mirrored to the replica yet, by username.
     pub pending: Vec<String>,
     /// What the group's other live memberships declare (read only when this one could remove).
@@ -84,8 +84,10 @@ pub struct Plan {
     held: Option<DriftStatus>,
     /// Kept agents taken out by hand that are being left alone.
     held_out: Vec<String>,
-    desired_ids: BTreeSet<String>,
-    resolution: Resolution,
+    // Shared with the Seen it came from: ten memberships of 5,000 agents planning at one
+    // resync would otherwise each copy both.
+    desired_ids: Arc<BTreeSet<String>>,
+    resolution: Arc<Resolution>,
     pending: Vec<String>,
     sweep_left: Option<Duration>,
     instance_id: String,

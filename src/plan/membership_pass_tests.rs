@@ -23,14 +23,14 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
 fn seen(members: &[&str]) -> Seen {
     Seen {
         mode: Mode::Exact,
-        resolution: Resolution {
+        resolution: Arc::new(Resolution {
             ids: BTreeMap::from([
                 ("u-a".to_string(), "alice".to_string()),
                 ("u-c".to_string(), "carol".to_string()),
             ]),
             ..Default::default()
-        },
-        desired_ids: ids(&["u-a", "u-c"]),
+        }),
+        desired_ids: Arc::new(ids(&["u-a", "u-c"])),
         members: Arc::new(ids(members)),
         ..Default::default()
     }
@@ -191,8 +191,8 @@ fn a_declared_agent_not_mirrored_yet_is_pending_and_waits_for_replication() {
 #[test]
 fn an_unknown_username_or_selector_stalls_the_membership_rule_a2() {
     let mut seen = seen(&["u-a", "u-c"]);
-    seen.resolution.unknown_users = vec!["zed".into()];
-    seen.resolution.unknown_selectors = vec!["rp-gone".into()];
+    Arc::make_mut(&mut seen.resolution).unknown_users = vec!["zed".into()];
+    Arc::make_mut(&mut seen.resolution).unknown_selectors = vec!["rp-gone".into()];
     let plan = plan_of(decide(facts(&seen, &kept(&[]), DriftPolicy::Correct)));
     let (status, _, ending) = &plan.before;
     assert_eq!(

@@ -374,8 +374,8 @@ async fn observe(
     Ok((
         Ok(Seen {
             mode,
-            resolution,
-            desired_ids,
+            resolution: Arc::new(resolution),
+            desired_ids: Arc::new(desired_ids),
             pending,
             declared_by_others,
             members,
