@@ -198,8 +198,9 @@ async fn shutdown_signal() {
     }
 }
 
+/// The controller. `main` fixes malloc's parameters ([`release_large_buffers`]) before the
+/// runtime's threads start.
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
-    release_large_buffers();
     install_crypto();
     init_tracing();
     let ready = Arc::new(AtomicBool::new(false));
@@ -312,7 +313,8 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
 /// big response the SDK's body buffers (a page of 1,000 users is ~300 KB) come from the arenas and
 /// stay resident, fragmented, after they are freed. A fixed threshold keeps blocks over 64 KiB in
 /// their own mappings, returned when freed, and trims the arenas' tops above 128 KiB.
-/// `scripts/controller-rss.sh`: heap 17 -> 10 MiB, peak RSS 34 -> 27 MiB. The glibc environment
+/// `scripts/controller-rss.sh`: heap 17 -> 10 MiB, peak RSS 34 -> 27 MiB. Called before any
+/// thread starts (a thread's arena is fixed at its first allocation). The glibc environment
 /// (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`, `MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`) wins
 /// when set.
 pub fn release_large_buffers() {

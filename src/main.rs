@@ -31,9 +31,20 @@ enum Command {
     Drill(connect_gr::cli::drill::DrillArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Controller(_)) {
+        // Before any thread exists: glibc gives a thread its arena at its first allocation, and
+        // the runtime's workers allocate as soon as they start.
+        connect_gr::controller::release_large_buffers();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Controller(args) => connect_gr::controller::run(args).await,
         Command::Crds(args) => connect_gr::api::run_crds(args),
