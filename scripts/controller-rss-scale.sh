@@ -13,12 +13,8 @@ agents=${1:-50000}
 steady=${2:-60}
 scale=${CONNECT_GR_BENCH_QUOTA_SCALE:-20}
 export PATH=$PWD/.tools/bin:$PWD/.tools/venv/bin:$PATH
-if [ -n "${CONNECT_GR_BIN:-}" ]; then
-  bin=$CONNECT_GR_BIN
-else
-  cargo build --release --bin connect-gr
-  bin=target/release/connect-gr
-fi
+# CONNECT_GR_BIN: measure that binary instead of building target/release/connect-gr.
+source scripts/controller-bin.sh
 bench=$(cargo bench --bench scale --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 exes = [j["executable"] for j in map(json.loads, sys.stdin)

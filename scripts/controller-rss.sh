@@ -8,12 +8,7 @@ cd "$(dirname "$0")/.."
 steady=${1:-120}
 export PATH=$PWD/.tools/bin:$PWD/.tools/venv/bin:$PATH
 # CONNECT_GR_BIN: measure that binary instead of building target/release/connect-gr.
-if [ -n "${CONNECT_GR_BIN:-}" ]; then
-  bin=$CONNECT_GR_BIN
-else
-  cargo build --release --bin connect-gr
-  bin=target/release/connect-gr
-fi
+source scripts/controller-bin.sh
 bash scripts/testbed.sh up >/dev/null
 export KUBECONFIG=$PWD/.tools/testbed/kubeconfig
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
